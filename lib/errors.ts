@@ -1,0 +1,192 @@
+/**
+ * Every error this package throws or rejects with.
+ *
+ * Each class has a stable `code` (Node style) so callers can match on it
+ * instead of on message text, accepts `{ cause }`, and keeps `instanceof`
+ * working in the parent also for errors that were thrown in a worker: the
+ * protocol rebuilds them from their `name` (see `lib/engine/error-codec.ts`).
+ */
+
+/** Options accepted by every error constructor of this package. */
+export interface FuturesErrorOptions {
+  /** The underlying error, shown by `util.inspect` and kept across process boundaries. */
+  cause?: unknown;
+}
+
+/** Base class of the errors specific to this package. */
+export class FuturesError extends Error {
+  /**
+   * A stable identifier of the error kind, e.g. `'ERR_FUTURE_CANCELLED'`.
+   * Lives on the prototype of each class, like `name`.
+   */
+  declare readonly code: string;
+
+  constructor(message?: string, options?: FuturesErrorOptions) {
+    super(message, options);
+  }
+
+  // `name` lives on the prototype (set below for every class) so that it is
+  // not an own enumerable property and does not clutter `util.inspect`.
+  declare readonly name: string;
+}
+
+function named(ctor: { prototype: Error }, name: string, code: string): void {
+  Object.defineProperty(ctor.prototype, 'name', {
+    value: name,
+    writable: true,
+    configurable: true,
+  });
+  Object.defineProperty(ctor.prototype, 'code', {
+    value: code,
+    writable: true,
+    configurable: true,
+  });
+}
+
+/** A future was cancelled before its task could finish. `result()` and `exception()` reject with it. */
+export class CancelledError extends FuturesError {
+  declare readonly code: 'ERR_FUTURE_CANCELLED';
+  constructor(message = 'The future was cancelled', options?: FuturesErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * A wait ran out of time: `future.result({ timeout })`, `asCompleted(..., { timeout })`
+ * or the whole-`map` timeout. The future itself is unaffected.
+ */
+export class TimeoutError extends FuturesError {
+  declare readonly code: 'ERR_FUTURE_TIMEOUT' | 'ERR_TASK_TIMEOUT';
+}
+
+/** A task ran longer than its time limit (`timeout` / `taskTimeout`) and was stopped. */
+export class TaskTimeoutError extends TimeoutError {
+  declare readonly code: 'ERR_TASK_TIMEOUT';
+  /** The time limit in milliseconds that the task exceeded. */
+  readonly timeout: number | undefined;
+  constructor(message?: string, options?: FuturesErrorOptions & { timeout?: number }) {
+    super(message, options);
+    this.timeout = options?.timeout;
+  }
+}
+
+/** A method was called on a future in a state that does not allow it (for example `setResult` twice). */
+export class InvalidStateError extends FuturesError {
+  declare readonly code: 'ERR_FUTURE_INVALID_STATE';
+}
+
+/** The executor cannot run tasks any more, for example because its workers fail to start. */
+export class BrokenExecutorError extends FuturesError {
+  declare readonly code: 'ERR_BROKEN_EXECUTOR';
+}
+
+/** What the engine knows about a worker that died while running a task. */
+export interface WorkerCrashInfo {
+  /** Exit code of the process or thread, or `null` when it was killed by a signal. */
+  exitCode?: number | null;
+  /** The signal that killed the process, e.g. `'SIGKILL'`, or `null`. */
+  signal?: NodeJS.Signals | null;
+  /** Process id of the worker (thread id for a worker thread). */
+  pid?: number | undefined;
+  /** Why the worker died, when known, e.g. `'out-of-memory'`, `'uncaught-exception'`, `'exit'`, `'signal'`. */
+  reason?: string;
+  /** The last lines the worker wrote to stderr. */
+  stderr?: string;
+}
+
+/** The worker running a task died (exit, signal, out of memory, abort) before the task settled. */
+export class WorkerCrashedError extends FuturesError {
+  declare readonly code: 'ERR_WORKER_CRASHED';
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly pid: number | undefined;
+  readonly reason: string;
+  readonly stderr: string;
+  constructor(message?: string, options?: FuturesErrorOptions & WorkerCrashInfo) {
+    super(message, options);
+    this.exitCode = options?.exitCode ?? null;
+    this.signal = options?.signal ?? null;
+    this.pid = options?.pid;
+    this.reason = options?.reason ?? 'unknown';
+    this.stderr = options?.stderr ?? '';
+  }
+}
+
+/** `submit` or `map` was called after `shutdown()`. Thrown synchronously. */
+export class ExecutorShutdownError extends FuturesError {
+  declare readonly code: 'ERR_EXECUTOR_SHUTDOWN';
+  constructor(message = 'cannot schedule new tasks after shutdown', options?: FuturesErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A submit found the pending queue at its `maxQueued` bound; only that future fails. */
+export class QueueFullError extends FuturesError {
+  declare readonly code: 'ERR_QUEUE_FULL';
+}
+
+/**
+ * Throw `new CancelAll(reason)` in task code to cancel every sibling task of
+ * the executor: pending ones never start, running ones are aborted. The
+ * throwing task's future rejects with this error; the siblings' futures end
+ * cancelled with a `CancelledError` whose `cause` is this error.
+ */
+export class CancelAll extends FuturesError {
+  declare readonly code: 'ERR_CANCEL_ALL';
+  /** The value given to the constructor. */
+  readonly reason: unknown;
+  constructor(reason?: unknown, options?: FuturesErrorOptions) {
+    super(reason === undefined ? 'CancelAll' : `CancelAll: ${describeReason(reason)}`, options);
+    this.reason = reason;
+  }
+}
+
+function describeReason(reason: unknown): string {
+  if (typeof reason === 'string') return reason;
+  if (reason instanceof Error) return reason.message;
+  try {
+    return JSON.stringify(reason) ?? String(reason);
+  } catch {
+    return String(reason);
+  }
+}
+
+/** An argument or option has the wrong type. Node's `ERR_INVALID_ARG_TYPE`. */
+export class ArgumentTypeError extends TypeError {
+  declare readonly code: 'ERR_INVALID_ARG_TYPE';
+}
+
+/** An argument or option has the right type but is out of range. Node's `ERR_OUT_OF_RANGE`. */
+export class ArgumentRangeError extends RangeError {
+  declare readonly code: 'ERR_OUT_OF_RANGE';
+}
+
+named(FuturesError, 'FuturesError', 'ERR_FUTURES');
+named(CancelledError, 'CancelledError', 'ERR_FUTURE_CANCELLED');
+named(TimeoutError, 'TimeoutError', 'ERR_FUTURE_TIMEOUT');
+named(TaskTimeoutError, 'TaskTimeoutError', 'ERR_TASK_TIMEOUT');
+named(InvalidStateError, 'InvalidStateError', 'ERR_FUTURE_INVALID_STATE');
+named(BrokenExecutorError, 'BrokenExecutorError', 'ERR_BROKEN_EXECUTOR');
+named(WorkerCrashedError, 'WorkerCrashedError', 'ERR_WORKER_CRASHED');
+named(ExecutorShutdownError, 'ExecutorShutdownError', 'ERR_EXECUTOR_SHUTDOWN');
+named(QueueFullError, 'QueueFullError', 'ERR_QUEUE_FULL');
+named(CancelAll, 'CancelAll', 'ERR_CANCEL_ALL');
+named(ArgumentTypeError, 'TypeError', 'ERR_INVALID_ARG_TYPE');
+named(ArgumentRangeError, 'RangeError', 'ERR_OUT_OF_RANGE');
+
+/**
+ * The classes a worker-side error can be rebuilt as in the parent, by name.
+ * Built-in Error subclasses are resolved from the global object.
+ */
+export const errorClasses: Readonly<Record<string, new (...args: any[]) => Error>> = {
+  FuturesError,
+  CancelledError,
+  TimeoutError,
+  TaskTimeoutError,
+  InvalidStateError,
+  BrokenExecutorError,
+  WorkerCrashedError,
+  ExecutorShutdownError,
+  QueueFullError,
+  CancelAll,
+};

@@ -1,0 +1,213 @@
+/**
+ * The Executor interface, and what every executor shares whatever its
+ * transport: shutdown state, `map` (built on a chunk primitive each executor
+ * provides) and the validation of per-call options.
+ */
+import { ExecutorShutdownError } from './errors.js';
+import type { Future } from './future.js';
+import { type ChunkOutcome, MapRun } from './map.js';
+import type { AnyFunction, TaskRef } from './task.js';
+import {
+  validateBoolean,
+  validateInteger,
+  validateOptions,
+  validateSignal,
+  validateTimeout,
+} from './validate.js';
+
+/** A function to run, or a `task()` reference to one. */
+export type Callable<F extends AnyFunction> = F | TaskRef<F>;
+
+/** What a call of `fn` resolves to. */
+export type ResultOf<F extends AnyFunction> = Awaited<ReturnType<F>>;
+
+/** Options of `submit`. */
+export interface SubmitOptions {
+  /**
+   * Time limit for the task, in milliseconds of running time (time spent in
+   * the queue does not count). Default: the executor's `taskTimeout`.
+   */
+  timeout?: number | undefined;
+  /** Aborting this signal cancels the task, pending or running. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Options of `map`. */
+export interface MapOptions {
+  /**
+   * Time limit for the whole map in milliseconds, measured from the call (as
+   * in Python): iteration rejects with `TimeoutError` and the remaining items
+   * are cancelled. Default: no limit.
+   */
+  timeout?: number | undefined;
+  /** Items sent to a worker per message and run there in one go. Default 1. */
+  chunksize?: number | undefined;
+  /**
+   * How many items may be in flight (submitted and not yet consumed). Input is
+   * read lazily within this bound, so an endless generator works. Default:
+   * four chunks per worker.
+   */
+  buffersize?: number | undefined;
+  /** Aborting this signal cancels the map: iteration rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Options of `shutdown`. */
+export interface ShutdownOptions {
+  /** Resolve only once running tasks finished and all workers exited. Default `true`. */
+  wait?: boolean | undefined;
+  /** Cancel the tasks that have not started. Default `false`. */
+  cancelFutures?: boolean | undefined;
+}
+
+/**
+ * The results of `map`: iterate them as they arrive (`for await`), in input
+ * order, or await them all as an array. Use one or the other, not both.
+ * Leaving a `for await` loop early cancels the items not yet consumed.
+ */
+export interface MapResult<R> extends AsyncIterableIterator<R>, PromiseLike<R[]> {
+  /** Stops the map: cancels the items not yet consumed and closes the input. */
+  return(): Promise<IteratorResult<R>>;
+}
+
+/**
+ * The common interface of `ProcessPoolExecutor` and `ThreadPoolExecutor`.
+ */
+export interface Executor {
+  /** Schedules `fn(...args)` and returns its Future. */
+  submit<F extends AnyFunction>(
+    fn: Callable<F>,
+    args?: Parameters<F>,
+    options?: SubmitOptions,
+  ): Future<ResultOf<F>>;
+  /** Calls `fn(item)` for each item of `iterable`; see `MapResult`. */
+  map<F extends (item: any) => any>(
+    fn: Callable<F>,
+    iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
+    options?: MapOptions,
+  ): MapResult<ResultOf<F>>;
+  /** Stops accepting tasks; see `ShutdownOptions`. Calling it twice is fine. */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  /** `shutdown({ wait: true })`, for `await using executor = new ...`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Validated `submit` options. */
+export interface CheckedSubmitOptions {
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** Validates the options every executor's `submit` accepts. */
+export function checkSubmitOptions(options: SubmitOptions | undefined): CheckedSubmitOptions {
+  if (options === undefined) return { timeout: undefined, signal: undefined };
+  validateOptions('options', options);
+  return {
+    timeout: validateTimeout('timeout', options.timeout),
+    signal: validateSignal('signal', options.signal),
+  };
+}
+
+/**
+ * Shared behaviour of executors: the shutdown state and `map`. Subclasses
+ * provide `submit`, a chunk primitive for `map`, and the shutdown work.
+ */
+export abstract class ExecutorBase implements Executor {
+  #shutdownRequested = false;
+  #shutdownDone: Promise<void> | undefined;
+
+  abstract submit<F extends AnyFunction>(
+    fn: Callable<F>,
+    args?: Parameters<F>,
+    options?: SubmitOptions,
+  ): Future<ResultOf<F>>;
+
+  map<F extends (item: any) => any>(
+    fn: Callable<F>,
+    iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
+    options?: MapOptions,
+  ): MapResult<ResultOf<F>> {
+    this._checkOpen('map');
+    this._checkCallable(fn);
+    validateOptions('options', options);
+    const chunksize = validateInteger('chunksize', options?.chunksize, 1, 1);
+    const buffersize = validateInteger(
+      'buffersize',
+      options?.buffersize,
+      1,
+      this._defaultBuffersize(chunksize),
+      Number.POSITIVE_INFINITY,
+    );
+    const timeout = validateTimeout('timeout', options?.timeout);
+    const signal = validateSignal('signal', options?.signal);
+    return new MapRun<Parameters<F>[0], ResultOf<F>>(
+      {
+        submit: (items) => this._submitChunk(fn, items),
+        cancel: (future) => this._cancelChunk(future),
+      },
+      iterable,
+      { chunksize, buffersize, timeout, signal },
+    );
+  }
+
+  /** Stops accepting work. Idempotent: later calls share the first call's completion. */
+  shutdown(options?: ShutdownOptions): Promise<void> {
+    try {
+      validateOptions('options', options);
+      const wait = validateBoolean('wait', options?.wait, true);
+      const cancelFutures = validateBoolean('cancelFutures', options?.cancelFutures, false);
+      this.#shutdownRequested = true;
+      if (cancelFutures) this._cancelPending();
+      this.#shutdownDone ??= this._shutdown();
+      return wait ? this.#shutdownDone : Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown({ wait: true });
+  }
+
+  /** `true` once `shutdown()` was called. */
+  get isShutdown(): boolean {
+    return this.#shutdownRequested;
+  }
+
+  /** Throws `ExecutorShutdownError` after shutdown. */
+  protected _checkOpen(method: string): void {
+    if (this.#shutdownRequested) {
+      throw new ExecutorShutdownError(`cannot call ${method}() after shutdown()`);
+    }
+  }
+
+  /** Throws a TypeError for something that is neither a function nor a task reference. */
+  protected abstract _checkCallable(fn: unknown): void;
+
+  /**
+   * Runs `fn` over `items` as one unit of work (one message to a worker).
+   * The future resolves with the per-item outcome; it rejects when the unit
+   * as a whole failed (worker crash, cancellation, time limit).
+   */
+  protected abstract _submitChunk<T, R>(
+    fn: Callable<(item: T) => R>,
+    items: T[],
+  ): Future<ChunkOutcome<R>>;
+
+  /**
+   * Stops a chunk `map` no longer wants (after a failure, a timeout or an
+   * early `break`). The base version cancels it if it has not started.
+   */
+  protected _cancelChunk(future: Future<unknown>): void {
+    future.cancel();
+  }
+
+  /** The default `buffersize` of `map` for a given `chunksize`. */
+  protected abstract _defaultBuffersize(chunksize: number): number;
+
+  /** Cancels every task that has not started (`shutdown({ cancelFutures: true })`). */
+  protected abstract _cancelPending(): void;
+
+  /** Runs once, on the first `shutdown()`: finish running work and release workers. */
+  protected abstract _shutdown(): Promise<void>;
+}

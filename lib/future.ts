@@ -1,0 +1,400 @@
+/**
+ * The Future: the eventual outcome of one task, with Python's state machine.
+ *
+ *     pending ──setRunningOrNotifyCancel()──> running ──setResult/setException──> finished
+ *        │  └──────────────────────setResult/setException────────────────────────> finished
+ *        └──cancel()──> cancelled
+ *
+ * `cancel()` succeeds only while pending (Python semantics); executors that can
+ * stop a running task offer that through their own options.
+ *
+ * Cost matters: an executor creates one Future per task, so a Future allocates
+ * nothing beyond its fields until someone awaits it or adds a callback.
+ */
+import { inspect } from 'node:util';
+import { execute, isAbortError } from 'abort-controller-x';
+import pDefer, { type DeferredPromise } from 'p-defer';
+import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
+import { validateOptions, validateSignal, validateTimeout } from './validate.js';
+
+/** The states of a Future, readable as `future.state`. */
+export type FutureState = 'pending' | 'running' | 'cancelled' | 'finished';
+
+/** Options of `future.result()` and `future.exception()`. */
+export interface ResultOptions {
+  /**
+   * Give up waiting after this many milliseconds and reject with
+   * `TimeoutError`. The future itself is unaffected. Default: wait forever.
+   */
+  timeout?: number | undefined;
+  /** Give up waiting when this signal aborts, rejecting with `signal.reason`. */
+  signal?: AbortSignal | undefined;
+}
+
+/** A function called with the future once it is done. */
+export type DoneCallback<T> = (future: Future<T>) => void;
+
+// Numeric states keep the hot path cheap; `state` maps them to names.
+const PENDING = 0;
+const RUNNING = 1;
+const CANCELLED = 2;
+const FINISHED = 3;
+const STATE_NAMES: readonly FutureState[] = ['pending', 'running', 'cancelled', 'finished'];
+
+const noop = (): void => {};
+
+/**
+ * The eventual result of a task. Await it (`await future`), or call
+ * `result()` / `exception()` with a timeout or an AbortSignal.
+ *
+ * Done callbacks (`addDoneCallback`) run synchronously: at once when the
+ * future is already done, otherwise inside the call that completes it
+ * (`setResult`, `setException`, `cancel`), in the order they were added. A
+ * callback that throws is reported with `process.emitWarning` (a warning
+ * named `FutureCallbackWarning`, code `ERR_FUTURE_CALLBACK`, whose `cause` is
+ * the thrown value) and the other callbacks still run.
+ *
+ * @example
+ * ```ts
+ * const future = executor.submit((a: number, b: number) => a + b, [1, 2]);
+ * future.addDoneCallback((f) => console.log('done:', f.state));
+ * console.log(await future); // 3
+ * ```
+ */
+export class Future<T = unknown> implements PromiseLike<T> {
+  #state: number = PENDING;
+  /** Set by `setRunningOrNotifyCancel()` on a cancelled future (Python's CANCELLED_AND_NOTIFIED). */
+  #notified = false;
+  /** Tracked apart from the value so that `throw 0` / `throw undefined` still count as failures. */
+  #failed = false;
+  #value: T | undefined = undefined;
+  #error: unknown = undefined;
+  #cancelCause: unknown = undefined;
+  // Stored as `any` so that Future<T> stays covariant: a Future<number> is a Future<unknown>.
+  #callbacks: DoneCallback<any>[] | undefined = undefined;
+  #waiters: DoneCallback<any>[] | undefined = undefined;
+  #deferred: DeferredPromise<T> | undefined = undefined;
+  #promise: Promise<T> | undefined = undefined;
+
+  /** The current state: `'pending' | 'running' | 'cancelled' | 'finished'`. */
+  get state(): FutureState {
+    return STATE_NAMES[this.#state]!;
+  }
+
+  /**
+   * Cancels the future if it has not started: pending becomes cancelled and
+   * `true` is returned; an already cancelled future also returns `true`; a
+   * running or finished future returns `false` and is left alone.
+   */
+  cancel(): boolean {
+    return this._cancel(undefined);
+  }
+
+  /** `true` if the future was cancelled. */
+  cancelled(): boolean {
+    return this.#state === CANCELLED;
+  }
+
+  /** `true` while the task is running. */
+  running(): boolean {
+    return this.#state === RUNNING;
+  }
+
+  /** `true` once the future is cancelled or finished. */
+  done(): boolean {
+    return this.#state >= CANCELLED;
+  }
+
+  /**
+   * Waits for the task's value. Rejects with the task's error, with
+   * `CancelledError` if the future was cancelled, with `TimeoutError` if
+   * `timeout` passes first (the future is unaffected), or with the signal's
+   * reason if `signal` aborts first.
+   */
+  result(options?: ResultOptions): Promise<T> {
+    if (options === undefined) return this.#settled();
+    validateOptions('options', options);
+    const timeout = validateTimeout('timeout', options.timeout);
+    const signal = validateSignal('signal', options.signal);
+    if (this.#state >= CANCELLED || (timeout === undefined && signal === undefined)) {
+      return this.#settled();
+    }
+    return waitLimited(this.#settled(), timeout, signal, this);
+  }
+
+  /**
+   * Waits for the task and resolves with the error it failed with, or
+   * `undefined` if it succeeded. Rejects with `CancelledError`, `TimeoutError`
+   * or the signal's reason like `result()`.
+   */
+  exception(options?: ResultOptions): Promise<unknown> {
+    return this.result(options).then(
+      () => undefined,
+      (error: unknown) => {
+        if (this.#state === FINISHED && this.#failed && error === this.#error) return error;
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * Calls `fn(future)` once the future is done: at once (synchronously) if it
+   * already is. See the class description for ordering and error reporting.
+   */
+  addDoneCallback(fn: DoneCallback<T>): void {
+    if (typeof fn !== 'function') {
+      throw new TypeError(`Expected a done callback function, got ${typeof fn}`);
+    }
+    if (this.#state >= CANCELLED) {
+      invokeCallback(this, fn);
+      return;
+    }
+    if (this.#callbacks === undefined) this.#callbacks = [fn];
+    else this.#callbacks.push(fn);
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: a Future is deliberately a thenable.
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#settled().then(onfulfilled, onrejected);
+  }
+
+  /** Like `Promise.prototype.catch`. */
+  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.#settled().catch(onrejected);
+  }
+
+  /** Like `Promise.prototype.finally`. */
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    return this.#settled().finally(onfinally);
+  }
+
+  // ---------------------------------------------------------------------
+  // For Executor implementations and tests only. Users do not call these:
+  // the executor owns the transitions out of pending and running.
+  // ---------------------------------------------------------------------
+
+  /**
+   * Marks the future as running, or notices that it was cancelled.
+   * Returns `true` if it was pending and is now running (start the task),
+   * `false` if it was cancelled (do not start it). Throws `InvalidStateError`
+   * when running or finished, or when called twice on a cancelled future.
+   */
+  setRunningOrNotifyCancel(): boolean {
+    if (this.#state === PENDING) {
+      this.#state = RUNNING;
+      return true;
+    }
+    if (this.#state === CANCELLED && !this.#notified) {
+      this.#notified = true;
+      return false;
+    }
+    throw new InvalidStateError(
+      `setRunningOrNotifyCancel() expects a pending future or a cancelled one not yet notified, got ${this}`,
+    );
+  }
+
+  /** Completes the future with a value. Throws `InvalidStateError` unless pending or running. */
+  setResult(value: T): void {
+    if (this.#state >= CANCELLED) {
+      throw new InvalidStateError(`setResult() expects a pending or running future, got ${this}`);
+    }
+    this.#value = value;
+    this.#state = FINISHED;
+    this.#deferred?.resolve(value);
+    this.#complete();
+  }
+
+  /**
+   * Completes the future with a failure. Any value counts as a failure,
+   * including `0`, `''`, `null` and `undefined`. Throws `InvalidStateError`
+   * unless pending or running.
+   */
+  setException(error: unknown): void {
+    if (this.#state >= CANCELLED) {
+      throw new InvalidStateError(
+        `setException() expects a pending or running future, got ${this}`,
+      );
+    }
+    this.#error = error;
+    this.#failed = true;
+    this.#state = FINISHED;
+    this.#deferred?.reject(error);
+    this.#complete();
+  }
+
+  /**
+   * Cancels a pending future, recording `cause` on the `CancelledError` its
+   * waiters receive (a `CancelAll`, a shutdown, ...). Used by executors.
+   * @internal
+   */
+  _cancel(cause: unknown): boolean {
+    if (this.#state === CANCELLED) return true;
+    if (this.#state !== PENDING) return false;
+    this.#state = CANCELLED;
+    this.#cancelCause = cause;
+    if (this.#deferred !== undefined) this.#deferred.reject(this.#cancelledError());
+    this.#complete();
+    return true;
+  }
+
+  /**
+   * Ends a future that is already running as cancelled: the executor stopped
+   * the task on request (cancel of a running task, a signal, a CancelAll).
+   * @internal
+   */
+  _setCancelledWhileRunning(cause: unknown): void {
+    if (this.#state !== RUNNING) {
+      throw new InvalidStateError(`expected a running future, got ${this}`);
+    }
+    this.#state = PENDING;
+    this._cancel(cause);
+    this.#notified = true;
+  }
+
+  /** `true` if the future finished with a failure (any thrown value). @internal */
+  _failed(): boolean {
+    return this.#failed;
+  }
+
+  /** The value of a finished, successful future. @internal */
+  _value(): T | undefined {
+    return this.#value;
+  }
+
+  /** The error of a failed future, or the CancelledError of a cancelled one. @internal */
+  _error(): unknown {
+    return this.#state === CANCELLED ? this.#cancelledError() : this.#error;
+  }
+
+  /** Registers an internal completion listener (wait/asCompleted). @internal */
+  _addWaiter(fn: DoneCallback<T>): void {
+    if (this.#waiters === undefined) this.#waiters = [fn];
+    else this.#waiters.push(fn);
+  }
+
+  /** Removes a listener added with `_addWaiter`. @internal */
+  _removeWaiter(fn: DoneCallback<T>): void {
+    const waiters = this.#waiters;
+    if (waiters === undefined) return;
+    const index = waiters.indexOf(fn);
+    if (index >= 0) waiters.splice(index, 1);
+  }
+
+  /** `Future<pending>`, `Future<finished: returned 42>`, `Future<finished: raised TypeError: boom>`. */
+  toString(): string {
+    if (this.#state !== FINISHED) return `Future<${this.state}>`;
+    if (this.#failed) return `Future<finished: raised ${describeError(this.#error)}>`;
+    return `Future<finished: returned ${brief(this.#value)}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Future';
+  }
+
+  #cancelledError(): CancelledError {
+    // One instance per future: every waiter of this future sees the same error.
+    if (!(this.#error instanceof CancelledError)) {
+      this.#error =
+        this.#cancelCause === undefined
+          ? new CancelledError()
+          : new CancelledError(`The future was cancelled: ${describeError(this.#cancelCause)}`, {
+              cause: this.#cancelCause,
+            });
+    }
+    return this.#error as CancelledError;
+  }
+
+  /** The promise behind `await`: created on first use, never reported as unhandled. */
+  #settled(): Promise<T> {
+    if (this.#promise !== undefined) return this.#promise;
+    let promise: Promise<T>;
+    if (this.#state === FINISHED) {
+      promise = this.#failed ? Promise.reject(this.#error) : Promise.resolve(this.#value as T);
+    } else if (this.#state === CANCELLED) {
+      promise = Promise.reject(this.#cancelledError());
+    } else {
+      this.#deferred = pDefer<T>();
+      promise = this.#deferred.promise;
+    }
+    promise.catch(noop);
+    this.#promise = promise;
+    return promise;
+  }
+
+  #complete(): void {
+    const waiters = this.#waiters;
+    if (waiters !== undefined) {
+      this.#waiters = undefined;
+      for (const waiter of waiters) waiter(this);
+    }
+    const callbacks = this.#callbacks;
+    if (callbacks !== undefined) {
+      this.#callbacks = undefined;
+      for (const callback of callbacks) invokeCallback(this, callback);
+    }
+  }
+}
+
+function invokeCallback<T>(future: Future<T>, fn: DoneCallback<T>): void {
+  try {
+    fn(future);
+  } catch (error) {
+    const warning = new Error(`exception calling callback for ${future}: ${describeError(error)}`, {
+      cause: error,
+    });
+    warning.name = 'FutureCallbackWarning';
+    (warning as Error & { code: string }).code = 'ERR_FUTURE_CALLBACK';
+    process.emitWarning(warning);
+  }
+}
+
+function waitLimited<T>(
+  settled: Promise<T>,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+  future: Future<T>,
+): Promise<T> {
+  return execute<T>(signal ?? new AbortController().signal, (resolve, reject) => {
+    // The timer must not outlive the wait: clear it whichever way this ends.
+    const timer =
+      timeout === undefined
+        ? undefined
+        : setTimeout(() => {
+            reject(new TimeoutError(`${future} did not complete within ${timeout} ms`));
+          }, timeout);
+    settled.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+    return () => clearTimeout(timer);
+  }).then(undefined, (error: unknown) => {
+    // abort-controller-x substitutes an AbortError for a null/undefined
+    // reason; the contract is to reject with exactly the signal's reason.
+    if (signal?.aborted && signal.reason == null && isAbortError(error)) throw signal.reason;
+    throw error;
+  });
+}
+
+/** A one-line description of a thrown value: `TypeError: boom`, `0`, `null`. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return brief(error);
+}
+
+function brief(value: unknown): string {
+  const text = inspect(value, { depth: 0, breakLength: Number.POSITIVE_INFINITY });
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,0 +1,44 @@
+/**
+ * concurrent-futures: Python's `concurrent.futures` for Node.js.
+ *
+ * The public entry. Everything a user imports, in the parent or inside task
+ * code, comes from here.
+ */
+export {
+  ArgumentRangeError,
+  ArgumentTypeError,
+  BrokenExecutorError,
+  CancelAll,
+  CancelledError,
+  ExecutorShutdownError,
+  FuturesError,
+  type FuturesErrorOptions,
+  InvalidStateError,
+  QueueFullError,
+  TaskTimeoutError,
+  TimeoutError,
+  WorkerCrashedError,
+  type WorkerCrashInfo,
+} from './errors.js';
+export type {
+  Callable,
+  Executor,
+  MapOptions,
+  MapResult,
+  ResultOf,
+  ShutdownOptions,
+  SubmitOptions,
+} from './executor.js';
+export { type DoneCallback, Future, type FutureState, type ResultOptions } from './future.js';
+export { type AnyFunction, isTaskRef, type TaskRef, task } from './task.js';
+export {
+  ALL_COMPLETED,
+  type AsCompletedOptions,
+  asCompleted,
+  type DoneAndNotDone,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  type ReturnWhen,
+  type WaitOptions,
+  wait,
+} from './wait.js';

@@ -1,0 +1,363 @@
+/**
+ * The `map` machinery, independent of how work reaches a worker.
+ *
+ * Input is read lazily in chunks of `chunksize` items; each chunk becomes one
+ * unit of work (a Future of its per-item outcome). At most `buffersize` items
+ * are in flight, counting items submitted but not yet handed to the consumer,
+ * so a slow consumer or an endless generator cannot grow memory. Results come
+ * out in input order. The first failure in input order ends the iteration
+ * with that item's error, after the results before it; everything after it is
+ * cancelled as soon as the failure is known, and the input is closed.
+ */
+import { ArgumentTypeError, TimeoutError } from './errors.js';
+import type { Future } from './future.js';
+import { describeValue } from './validate.js';
+
+/**
+ * What one chunk produced: the values of its items in order, up to the first
+ * item that threw (then `failed` is set and `error` holds what it threw).
+ */
+export interface ChunkOutcome<R> {
+  values: R[];
+  failed: boolean;
+  error?: unknown;
+}
+
+/** Limits of one map run, already validated. */
+export interface MapLimits {
+  chunksize: number;
+  buffersize: number;
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+interface Slot<R> {
+  future: Future<ChunkOutcome<R>>;
+  size: number;
+  /** Position of the chunk in the input, counting from 0. */
+  seq: number;
+}
+
+type Source<T> = Iterator<T> | AsyncIterator<T>;
+
+/** How the executor submits a chunk, and how it stops one that is no longer wanted. */
+export interface ChunkRunner<T, R> {
+  submit(items: T[]): Future<ChunkOutcome<R>>;
+  /** Cancels a chunk (pending, and running where the executor can). */
+  cancel(future: Future<ChunkOutcome<R>>): void;
+}
+
+/** Runs a map; the object users receive from `executor.map()`. */
+export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> {
+  readonly #runner: ChunkRunner<T, R>;
+  readonly #limits: MapLimits;
+  readonly #deadline: number | undefined;
+  #source: Source<T> | undefined;
+  readonly #inflight: Slot<R>[] = [];
+  #inflightItems = 0;
+  #nextSeq = 0;
+  /** Chunks after this one are not wanted: an earlier one failed. */
+  #cutoff = Number.POSITIVE_INFINITY;
+  #cancelling = false;
+  /** Values of the head chunk not yet handed out. */
+  #ready: R[] = [];
+  #readyIndex = 0;
+  /** A failure to raise once the values already received are handed out. */
+  #pendingFailure: { error: unknown } | undefined;
+  /** The input threw: raise that after every chunk submitted before it. */
+  #inputFailure: { error: unknown } | undefined;
+  /** Set when the run stops early (timeout, signal, input error, break). */
+  #stopped = false;
+  #wakeStopped: (() => void) | undefined;
+  #filling: Promise<void> | undefined;
+  #finished = false;
+  #collecting: Promise<R[]> | undefined;
+  #iterated = false;
+  #onAbort: (() => void) | undefined;
+
+  constructor(
+    runner: ChunkRunner<T, R>,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    limits: MapLimits,
+  ) {
+    this.#runner = runner;
+    this.#limits = limits;
+    this.#deadline = limits.timeout === undefined ? undefined : performance.now() + limits.timeout;
+    this.#source = openSource(iterable);
+    const { signal } = limits;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.#stop({ error: signal.reason });
+      } else {
+        this.#onAbort = () => this.#stop({ error: signal.reason });
+        signal.addEventListener('abort', this.#onAbort, { once: true });
+      }
+    }
+    // Work starts at the call, as in Python, not at the first pull.
+    if (!this.#stopped) void this.#fill();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<R>> {
+    this.#iterated = true;
+    for (;;) {
+      if (this.#readyIndex < this.#ready.length) {
+        const value = this.#ready[this.#readyIndex++] as R;
+        if (this.#readyIndex === this.#ready.length) {
+          this.#ready = [];
+          this.#readyIndex = 0;
+        }
+        return { value, done: false };
+      }
+      if (this.#finished) return { value: undefined, done: true };
+      const failure =
+        this.#pendingFailure ?? (this.#inflight.length === 0 ? this.#inputFailure : undefined);
+      if (failure !== undefined) {
+        this.#finish();
+        throw failure.error;
+      }
+      const head = this.#inflight[0];
+      if (head === undefined) {
+        if (this.#source === undefined && this.#filling === undefined) {
+          this.#finish();
+          return { value: undefined, done: true };
+        }
+        await this.#wait(this.#filling ?? this.#fill());
+        continue;
+      }
+      await this.#wait(settled(head.future));
+      if (this.#inflight[0] !== head || !head.future.done()) continue;
+      this.#inflight.shift();
+      this.#inflightItems -= head.size;
+      this.#take(head.future);
+      if (this.#pendingFailure === undefined) void this.#fill();
+    }
+  }
+
+  async return(): Promise<IteratorResult<R>> {
+    this.#stop(undefined);
+    this.#finish();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<R>> {
+    this.#stop(undefined);
+    this.#finish();
+    throw error;
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: a map result is deliberately awaitable.
+  then<R1 = R[], R2 = never>(
+    onfulfilled?: ((value: R[]) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#collect().then(onfulfilled, onrejected);
+  }
+
+  #collect(): Promise<R[]> {
+    if (this.#collecting !== undefined) return this.#collecting;
+    if (this.#iterated) {
+      this.#collecting = Promise.reject(
+        new TypeError(
+          'This map result is already being iterated; await it or iterate it, not both',
+        ),
+      );
+    } else {
+      this.#collecting = (async () => {
+        const values: R[] = [];
+        for await (const value of this) values.push(value);
+        return values;
+      })();
+    }
+    this.#collecting.catch(() => undefined);
+    return this.#collecting;
+  }
+
+  /** Moves the outcome of a settled head chunk into the ready buffer. */
+  #take(future: Future<ChunkOutcome<R>>): void {
+    if (future.cancelled() || future._failed()) {
+      this.#pendingFailure ??= { error: future._error() };
+      return;
+    }
+    const outcome = future._value() as ChunkOutcome<R>;
+    this.#ready = outcome.values;
+    this.#readyIndex = 0;
+    if (outcome.failed) this.#pendingFailure ??= { error: outcome.error };
+  }
+
+  /** Reads input and submits chunks while there is room in the buffer. */
+  #fill(): Promise<void> {
+    if (this.#filling !== undefined) return this.#filling;
+    // With a synchronous input, run() may complete before it returns; the
+    // flag keeps a finished run from being recorded as still filling.
+    let ended = false;
+    const run = async (): Promise<void> => {
+      const { chunksize, buffersize } = this.#limits;
+      try {
+        while (this.#source !== undefined && this.#inflightItems < buffersize) {
+          const room = Math.min(chunksize, buffersize - this.#inflightItems);
+          const items: T[] = [];
+          while (items.length < room) {
+            const source = this.#source;
+            if (source === undefined) return;
+            const step = source.next();
+            const result = isPromise(step) ? await step : step;
+            // The run may have stopped while an async input was being read.
+            if (this.#source === undefined) return;
+            if (result.done) {
+              this.#source = undefined;
+              break;
+            }
+            items.push(result.value);
+          }
+          if (items.length === 0) break;
+          const slot: Slot<R> = {
+            future: this.#runner.submit(items),
+            size: items.length,
+            seq: this.#nextSeq++,
+          };
+          this.#inflight.push(slot);
+          this.#inflightItems += items.length;
+          slot.future._addWaiter(this.#onChunkDone);
+        }
+      } catch (error) {
+        // The input itself threw (or submitting failed): the failure sits at
+        // the current position, after everything submitted so far.
+        this.#source = undefined;
+        this.#inputFailure ??= { error };
+      } finally {
+        ended = true;
+        this.#filling = undefined;
+      }
+    };
+    const filling = run();
+    if (!ended) this.#filling = filling;
+    return filling;
+  }
+
+  /** A chunk failed: nothing after it will be handed out, so cancel that now. */
+  readonly #onChunkDone = (future: Future<ChunkOutcome<R>>): void => {
+    if (this.#cancelling) return;
+    const failed =
+      future.cancelled() || future._failed() || (future._value() as ChunkOutcome<R>).failed;
+    if (!failed) return;
+    const slot = this.#inflight.find((s) => s.future === future);
+    if (slot === undefined || slot.seq >= this.#cutoff) return;
+    this.#cutoff = slot.seq;
+    this.#cancelFrom(slot.seq + 1);
+    this.#closeSource();
+  };
+
+  /** Cancels every in-flight chunk at or after input position `seq`. */
+  #cancelFrom(seq: number): void {
+    this.#cancelling = true;
+    try {
+      for (const slot of this.#inflight) {
+        if (slot.seq >= seq && !slot.future.done()) this.#runner.cancel(slot.future);
+      }
+    } finally {
+      this.#cancelling = false;
+    }
+  }
+
+  /**
+   * Ends the run early: cancel everything not yet handed out and close the
+   * input. With a failure, the iteration rejects with it (values already
+   * received were handed out); without one (early `break`), it just ends.
+   */
+  #stop(failure: { error: unknown } | undefined): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (failure !== undefined) this.#pendingFailure ??= failure;
+    this.#cancelFrom(0);
+    this.#closeSource();
+    this.#wakeStopped?.();
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#cancelFrom(0);
+    this.#inflight.length = 0;
+    this.#inflightItems = 0;
+    this.#ready = [];
+    this.#pendingFailure = undefined;
+    this.#inputFailure = undefined;
+    this.#closeSource();
+    if (this.#onAbort !== undefined) {
+      this.#limits.signal?.removeEventListener('abort', this.#onAbort);
+      this.#onAbort = undefined;
+    }
+  }
+
+  /** Tells the input we will read no more of it (runs a generator's `finally`). */
+  #closeSource(): void {
+    const source = this.#source;
+    this.#source = undefined;
+    if (source?.return === undefined) return;
+    try {
+      const closing = source.return();
+      if (isPromise(closing)) closing.catch(() => undefined);
+    } catch {
+      // An input that fails to close has nothing more to give us.
+    }
+  }
+
+  /**
+   * Waits for `promise`, but wakes early when the run is stopped, and stops
+   * it with TimeoutError at the whole-map deadline.
+   */
+  async #wait(promise: Promise<unknown>): Promise<void> {
+    if (this.#stopped) return;
+    let timer: NodeJS.Timeout | undefined;
+    const left = this.#deadline === undefined ? undefined : this.#deadline - performance.now();
+    const expired = await new Promise<boolean>((resolve) => {
+      this.#wakeStopped = () => resolve(false);
+      if (left !== undefined) {
+        if (left <= 0) {
+          resolve(true);
+          return;
+        }
+        timer = setTimeout(() => resolve(true), left);
+      }
+      promise.then(
+        () => resolve(false),
+        () => resolve(false),
+      );
+    });
+    this.#wakeStopped = undefined;
+    clearTimeout(timer);
+    if (expired) {
+      this.#stop({
+        error: new TimeoutError(
+          `map did not finish within ${this.#limits.timeout} ms (${this.#inflightItems} items unfinished)`,
+        ),
+      });
+    }
+  }
+}
+
+function openSource<T>(iterable: Iterable<T> | AsyncIterable<T>): Source<T> {
+  if (iterable !== null && (typeof iterable === 'object' || typeof iterable === 'function')) {
+    if (Symbol.asyncIterator in iterable) return iterable[Symbol.asyncIterator]();
+    if (Symbol.iterator in iterable) return iterable[Symbol.iterator]();
+  } else if (typeof iterable === 'string') {
+    return (iterable as Iterable<T>)[Symbol.iterator]();
+  }
+  throw new ArgumentTypeError(
+    `Expected \`iterable\` to be an Iterable or AsyncIterable, got ${describeValue(iterable)}`,
+  );
+}
+
+function isPromise<V>(value: V | Promise<V>): value is Promise<V> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/** Resolves when the future is done, whatever its outcome. */
+function settled(future: Future<unknown>): Promise<void> {
+  if (future.done()) return Promise.resolve();
+  return new Promise((resolve) => future._addWaiter(() => resolve()));
+}

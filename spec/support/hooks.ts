@@ -1,0 +1,67 @@
+/**
+ * Root hooks for the whole suite.
+ *
+ * Every test that makes a pool shuts it down; this checks it. After each
+ * test and at the very end, no child process of the test runner
+ * may be left running. Processes are read from /proc, so the check itself
+ * starts no process.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Pids of the live (non-zombie) child processes of `parent`. */
+export function childPids(parent: number = process.pid): number[] {
+  const children: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return children;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the command name (which may contain spaces) in parentheses.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = rest[0];
+    const ppid = Number(rest[1]);
+    if (ppid === parent && state !== 'Z') children.push(Number(entry));
+  }
+  return children;
+}
+
+async function settleChildren(): Promise<number[]> {
+  // A child that was just killed may need a moment to be reaped by libuv.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const left = childPids();
+    if (left.length === 0) return left;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return childPids();
+}
+
+export const mochaHooks = {
+  async afterEach(this: Mocha.Context): Promise<void> {
+    const left = await settleChildren();
+    if (left.length === 0) return;
+    // Kill them so that one leaky test does not make every later test fail.
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    throw new Error(`child processes left behind by this test: ${left.join(', ')}`);
+  },
+  async afterAll(this: Mocha.Context): Promise<void> {
+    const left = await settleChildren();
+    if (left.length > 0) {
+      throw new Error(`child processes left behind by the suite: ${left.join(', ')}`);
+    }
+  },
+};
