@@ -31,6 +31,27 @@ export interface ResultOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** Options of `future.cancel()`. */
+export interface CancelOptions {
+  /**
+   * Also stop the task if it is already running (not Python's default). The
+   * task's `currentTask().signal` aborts; a task that ignores it is killed
+   * after the executor's grace period. The future ends cancelled at once.
+   * Default `false`: a running future is left alone and `cancel()` returns
+   * `false`, as in Python.
+   */
+  running?: boolean | undefined;
+}
+
+/**
+ * Implemented by executors that can stop a running task.
+ * @internal
+ */
+export interface RunningCanceller {
+  /** Stops the running task behind `token`; returns `true` if it will be stopped. */
+  cancelRunning(token: unknown, cause: unknown): boolean;
+}
+
 /** A function called with the future once it is done. */
 export type DoneCallback<T> = (future: Future<T>) => void;
 
@@ -75,6 +96,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #waiters: DoneCallback<any>[] | undefined = undefined;
   #deferred: DeferredPromise<T> | undefined = undefined;
   #promise: Promise<T> | undefined = undefined;
+  /** Set by an executor that can stop this future's task while it runs. */
+  #owner: RunningCanceller | undefined = undefined;
+  #token: unknown = undefined;
 
   /** The current state: `'pending' | 'running' | 'cancelled' | 'finished'`. */
   get state(): FutureState {
@@ -84,9 +108,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /**
    * Cancels the future if it has not started: pending becomes cancelled and
    * `true` is returned; an already cancelled future also returns `true`; a
-   * running or finished future returns `false` and is left alone.
+   * finished future returns `false`. A running future returns `false` and is
+   * left alone (Python semantics), unless `{ running: true }` is passed and
+   * its executor can stop running tasks: then the task is stopped, the future
+   * ends cancelled and `true` is returned.
    */
-  cancel(): boolean {
+  cancel(options?: CancelOptions): boolean {
+    if (this.#state === RUNNING && options?.running === true && this.#owner !== undefined) {
+      return this.#owner.cancelRunning(this.#token, undefined);
+    }
     return this._cancel(undefined);
   }
 
@@ -254,6 +284,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#notified = true;
   }
 
+  /** Lets `cancel({ running: true })` reach the executor. @internal */
+  _setOwner(owner: RunningCanceller | undefined, token: unknown): void {
+    this.#owner = owner;
+    this.#token = token;
+  }
+
   /** `true` if the future finished with a failure (any thrown value). @internal */
   _failed(): boolean {
     return this.#failed;
@@ -329,6 +365,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #complete(): void {
+    this.#owner = undefined;
+    this.#token = undefined;
     const waiters = this.#waiters;
     if (waiters !== undefined) {
       this.#waiters = undefined;

@@ -4,6 +4,8 @@
  * The public entry. Everything a user imports, in the parent or inside task
  * code, comes from here.
  */
+
+export { currentTask, type TaskContext } from './current-task.js';
 export {
   ArgumentRangeError,
   ArgumentTypeError,
@@ -29,7 +31,13 @@ export type {
   ShutdownOptions,
   SubmitOptions,
 } from './executor.js';
-export { type DoneCallback, Future, type FutureState, type ResultOptions } from './future.js';
+export {
+  type CancelOptions,
+  type DoneCallback,
+  Future,
+  type FutureState,
+  type ResultOptions,
+} from './future.js';
 export { type AnyFunction, isTaskRef, type TaskRef, task } from './task.js';
 export {
   ALL_COMPLETED,

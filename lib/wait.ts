@@ -163,6 +163,8 @@ class AsCompletedIterator<T> implements AsyncIterableIterator<Future<T>> {
   readonly #pending = new Set<Future<T>>();
   readonly #deadline: number | undefined;
   #wake: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #chain: Promise<void> = Promise.resolve();
   #closed = false;
   readonly #onDone = (future: Future<T>): void => {
     if (!this.#pending.delete(future)) return;
@@ -184,15 +186,14 @@ class AsCompletedIterator<T> implements AsyncIterableIterator<Future<T>> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<Future<T>>> {
-    while (!this.#closed) {
-      const future = this.#ready.shift();
-      if (future !== undefined) return { value: future, done: false };
-      if (this.#pending.size === 0) break;
-      await this.#sleep();
-    }
-    this.#close();
-    return { value: undefined, done: true };
+  /** Concurrent next() calls are served one after another, each with its own future. */
+  next(): Promise<IteratorResult<Future<T>>> {
+    const step = this.#chain.then(() => this.#step());
+    this.#chain = step.then(
+      () => undefined,
+      () => undefined,
+    );
+    return step;
   }
 
   async return(): Promise<IteratorResult<Future<T>>> {
@@ -205,25 +206,37 @@ class AsCompletedIterator<T> implements AsyncIterableIterator<Future<T>> {
     throw error;
   }
 
-  /** Resolves when a future completes; rejects with TimeoutError at the deadline. */
+  async #step(): Promise<IteratorResult<Future<T>>> {
+    while (!this.#closed) {
+      const future = this.#ready.shift();
+      if (future !== undefined) return { value: future, done: false };
+      if (this.#pending.size === 0) break;
+      await this.#sleep();
+    }
+    this.#close();
+    return { value: undefined, done: true };
+  }
+
+  /** Resolves when a future completes or the iterator closes; rejects with TimeoutError at the deadline. */
   #sleep(): Promise<void> {
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       this.#wake = () => {
         this.#wake = undefined;
-        clearTimeout(timer);
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
         resolve();
       };
       if (this.#deadline !== undefined) {
         const left = this.#deadline - performance.now();
         const expire = (): void => {
           this.#wake = undefined;
+          this.#timer = undefined;
           const unfinished = this.#pending.size;
           this.#close();
           reject(new TimeoutError(`${unfinished} (of ${this.#total}) futures unfinished`));
         };
         if (left <= 0) expire();
-        else timer = setTimeout(expire, left);
+        else this.#timer = setTimeout(expire, left);
       }
     });
   }
@@ -234,5 +247,7 @@ class AsCompletedIterator<T> implements AsyncIterableIterator<Future<T>> {
     for (const future of this.#pending) future._removeWaiter(this.#onDone);
     this.#pending.clear();
     this.#ready.length = 0;
+    // A next() sleeping right now ends as done instead of hanging.
+    this.#wake?.();
   }
 }

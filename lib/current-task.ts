@@ -1,0 +1,53 @@
+/**
+ * `currentTask()`: what task code running in a worker knows about its task.
+ *
+ * The worker runtime publishes the running task under a global symbol rather
+ * than a module variable, so that task code finds it even when it imports a
+ * different copy of this package than the worker runtime loaded.
+ */
+import { InvalidStateError } from './errors.js';
+
+const CURRENT = Symbol.for('concurrent-futures.currentTask');
+
+/** The task being run, as seen from inside a worker. */
+export interface TaskContext {
+  /** The task's id, unique within its executor. */
+  readonly id: number;
+  /**
+   * Aborts when the task is cancelled, times out, or is cancelled by a
+   * `CancelAll`. Its `reason` is a `CancelledError` or a `TaskTimeoutError`.
+   * Check it in long loops, or pass it to APIs that accept a signal; a task
+   * that ignores it is killed after a grace period.
+   */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Returns the running task's context. Call it from task code (module or
+ * inline) while the task runs; anywhere else it throws `InvalidStateError`.
+ * Inline functions can use `currentTask` and `CancelAll` without importing
+ * them: the worker provides both names.
+ *
+ * @example
+ * ```ts
+ * import { currentTask } from 'concurrent-futures';
+ * export async function crawl(urls: string[]) {
+ *   const { signal } = currentTask();
+ *   for (const url of urls) await fetch(url, { signal });
+ * }
+ * ```
+ */
+export function currentTask(): TaskContext {
+  const context = (globalThis as Record<symbol, TaskContext | undefined>)[CURRENT];
+  if (context === undefined) {
+    throw new InvalidStateError(
+      'currentTask() must be called from task code while it runs in a worker, not from the parent or between tasks',
+    );
+  }
+  return context;
+}
+
+/** Sets or clears the running task. Worker runtime only. @internal */
+export function setCurrentTask(context: TaskContext | undefined): void {
+  (globalThis as Record<symbol, TaskContext | undefined>)[CURRENT] = context;
+}

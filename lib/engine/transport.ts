@@ -1,0 +1,85 @@
+/**
+ * The seam between the scheduling engine and the way a worker is reached.
+ *
+ * The engine only ever sees a `WorkerHandle`; `process-transport.ts` makes
+ * them from child processes, `thread-transport.ts` from worker threads. This
+ * is the "factory for process creation" the pool's design calls for: the
+ * engine is written once, against this interface.
+ */
+import type { ParentMessage, WorkerMessage } from './protocol.js';
+
+/** How a worker ended. */
+export interface ExitInfo {
+  /** Exit code, or `null` when killed by a signal. */
+  exitCode: number | null;
+  /** The signal that ended a process, or `null`. */
+  signal: NodeJS.Signals | null;
+  /** An error the transport saw (spawn failure, uncaught error in a thread, out of memory). */
+  error?: Error | undefined;
+  /** The last part of what the worker wrote to stderr. */
+  stderr: string;
+}
+
+/** What the engine listens to on a worker. */
+export interface WorkerEvents {
+  message(message: WorkerMessage): void;
+  exit(info: ExitInfo): void;
+}
+
+/** One worker, as the engine sees it. */
+export interface WorkerHandle {
+  /** Process id, or thread id for a worker thread. */
+  readonly pid: number | undefined;
+  /**
+   * Sends a message to the worker. Throws synchronously (a `DataCloneError`
+   * or `TypeError`) when the payload cannot be cloned; nothing is sent then.
+   */
+  send(message: ParentMessage): void;
+  /**
+   * Stops the worker: `'SIGTERM'` asks, `'SIGKILL'` forces. A thread has no
+   * signals: both terminate it.
+   */
+  kill(signal: 'SIGTERM' | 'SIGKILL'): void;
+  /** Keep the parent's event loop alive while this worker has work... */
+  ref(): void;
+  /** ...and let the parent exit while it is idle. */
+  unref(): void;
+}
+
+/** Options every transport understands. */
+export interface SpawnOptions {
+  env: NodeJS.ProcessEnv | undefined;
+  execArgv: string[] | undefined;
+  cwd: string | undefined;
+  /** `'inherit'`: the worker's output goes to the parent's stdout/stderr. */
+  stdio: 'inherit';
+}
+
+/** Makes workers of one kind. */
+export interface Transport {
+  /** `'process'` or `'thread'`, for messages and stats. */
+  readonly kind: 'process' | 'thread';
+  spawn(options: SpawnOptions, events: WorkerEvents): WorkerHandle;
+}
+
+/** How much of a worker's stderr is kept for crash reports. */
+export const STDERR_TAIL_BYTES = 8 * 1024;
+
+/** Keeps the last STDERR_TAIL_BYTES of a stream of chunks. */
+export class TailBuffer {
+  #chunks: Buffer[] = [];
+  #size = 0;
+
+  push(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    while (this.#size - (this.#chunks[0]?.length ?? 0) >= STDERR_TAIL_BYTES) {
+      this.#size -= this.#chunks.shift()!.length;
+    }
+  }
+
+  toString(): string {
+    const all = Buffer.concat(this.#chunks);
+    return all.subarray(Math.max(0, all.length - STDERR_TAIL_BYTES)).toString('utf8');
+  }
+}
