@@ -38,7 +38,10 @@ export {
   type FutureState,
   type ResultOptions,
 } from './future.js';
+export type { PoolOptions, PoolStats, PoolSubmitOptions } from './pool-executor.js';
+export { ProcessPoolExecutor, type ProcessPoolOptions } from './process-pool.js';
 export { type AnyFunction, isTaskRef, type TaskRef, task } from './task.js';
+export { ThreadPoolExecutor, type ThreadPoolOptions } from './thread-pool.js';
 export {
   ALL_COMPLETED,
   type AsCompletedOptions,

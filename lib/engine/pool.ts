@@ -1,0 +1,665 @@
+/**
+ * The scheduling engine shared by ProcessPoolExecutor and ThreadPoolExecutor.
+ *
+ * It owns the queue of pending tasks, the workers and their life cycle,
+ * per-task bookkeeping (time limits, cancellation of running tasks, retries
+ * after crashes) and shutdown. It knows nothing about how a worker is
+ * reached: it talks to `WorkerHandle`s made by a `Transport`.
+ *
+ *   submit ──> queue ──pump──> worker.tasks ──send──> worker
+ *                                  ^                      │
+ *                                  └──── done / exit <────┘
+ *
+ * A worker runs one task at a time. Workers start lazily (first submit), up
+ * to `maxWorkers`; idle ones above `minWorkers` are retired after
+ * `idleTimeout`; a worker is recycled after `maxTasksPerWorker` tasks.
+ * While a worker has work it keeps the parent's event loop alive; idle, it
+ * does not, so a program that forgets `shutdown()` still exits.
+ */
+import pDefer, { type DeferredPromise } from 'p-defer';
+import {
+  BrokenExecutorError,
+  CancelAll,
+  QueueFullError,
+  TaskTimeoutError,
+  WorkerCrashedError,
+} from '../errors.js';
+import { describeError, Future, type RunningCanceller } from '../future.js';
+import type { ChunkOutcome } from '../map.js';
+import { decodeError } from './error-codec.js';
+import type { FnInfo } from './functions.js';
+import {
+  type DoneMessage,
+  type EncodedChunkOutcome,
+  type FnRef,
+  PROTOCOL_TAG,
+  type WorkerMessage,
+} from './protocol.js';
+import type { ExitInfo, SpawnOptions, Transport, WorkerHandle } from './transport.js';
+
+/**
+ * Consecutive workers that may fail to start (initializer throws, entry
+ * fails, process cannot spawn) before the executor is declared broken.
+ * Low, so a broken setup fails fast instead of respawning in a loop.
+ */
+export const MAX_START_FAILURES = 3;
+
+/** Engine settings, validated by the executor facades. */
+export interface EngineOptions {
+  transport: Transport;
+  maxWorkers: number;
+  minWorkers: number;
+  /** ms an idle worker above `minWorkers` lives on. */
+  idleTimeout: number;
+  /** Recycle a worker after this many tasks (Infinity: never). */
+  maxTasksPerWorker: number;
+  initializer: FnInfo | undefined;
+  initargs: unknown[];
+  /** Bound of the pending queue (Infinity: unbounded). */
+  maxQueued: number;
+  /** Default time limit of a task in ms, or undefined. */
+  taskTimeout: number | undefined;
+  /** Default number of re-runs of a task whose worker crashed. */
+  retries: number;
+  /** ms between SIGTERM and SIGKILL when a worker must go. */
+  shutdownGrace: number;
+  /** ms a running task gets to react to its aborted signal before its worker is killed. */
+  cancelGrace: number;
+  spawn: SpawnOptions;
+}
+
+/** Per-submit settings. */
+export interface TaskSettings {
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+  retries: number | undefined;
+}
+
+interface Task {
+  readonly id: number;
+  readonly kind: 'run' | 'chunk';
+  readonly future: Future<any>;
+  readonly fn: FnInfo;
+  readonly payload: unknown[];
+  readonly timeout: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  retriesLeft: number;
+  worker: Slot | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Slot {
+  readonly handle: WorkerHandle;
+  /** starting: spawned, not ready yet; ready: takes tasks; retiring: asked or forced to exit. */
+  state: 'starting' | 'ready' | 'retiring';
+  /** Tasks sent to this worker and not done, in order; the first is running. */
+  readonly tasks: Task[];
+  readonly knownFns: Set<number>;
+  completed: number;
+  idleTimer: NodeJS.Timeout | undefined;
+  killTimer: NodeJS.Timeout | undefined;
+  /** Set when the engine itself kills the worker (time limit, cancellation, init failure). */
+  killReason: string | undefined;
+  startError: unknown;
+  referenced: boolean;
+}
+
+/** A snapshot of the engine's counters. */
+export interface EngineCounts {
+  workers: number;
+  idle: number;
+  busy: number;
+  starting: number;
+  queued: number;
+  running: number;
+}
+
+export class Pool implements RunningCanceller {
+  readonly #o: EngineOptions;
+  #queue: Task[] = [];
+  #queueHead = 0;
+  readonly #workers = new Set<Slot>();
+  #nextTaskId = 1;
+  #pumpScheduled = false;
+  #closing = false;
+  #shutdown: DeferredPromise<void> | undefined;
+  #broken: { cause: unknown } | undefined;
+  #startFailures = 0;
+
+  constructor(options: EngineOptions) {
+    this.#o = options;
+  }
+
+  /** Schedules one unit of work and returns its future. */
+  submit<R>(
+    kind: 'run' | 'chunk',
+    fn: FnInfo,
+    payload: unknown[],
+    settings: TaskSettings,
+  ): Future<R> {
+    const future = new Future<R>();
+    if (this.#broken !== undefined) {
+      future.setException(this.#brokenError());
+      return future;
+    }
+    if (this.#queuedCount() >= this.#o.maxQueued) {
+      future.setException(
+        new QueueFullError(
+          `The pending queue is full: ${this.#o.maxQueued} tasks are waiting (maxQueued); wait for room before submitting more`,
+        ),
+      );
+      return future;
+    }
+    const { signal } = settings;
+    if (signal?.aborted) {
+      future._cancel(signal.reason);
+      return future;
+    }
+    const task: Task = {
+      id: this.#nextTaskId++,
+      kind,
+      future,
+      fn,
+      payload,
+      timeout: settings.timeout ?? this.#o.taskTimeout,
+      signal,
+      onAbort: undefined,
+      retriesLeft: settings.retries ?? this.#o.retries,
+      worker: undefined,
+      timer: undefined,
+    };
+    if (signal !== undefined) {
+      task.onAbort = () => this.#abort(task, signal.reason);
+      signal.addEventListener('abort', task.onAbort, { once: true });
+    }
+    future._setOwner(this, task);
+    this.#queue.push(task);
+    this.#schedulePump();
+    return future;
+  }
+
+  /** Stops a running task (RunningCanceller): abort its signal, kill it after the grace period. */
+  cancelRunning(token: unknown, cause: unknown): boolean {
+    const task = token as Task;
+    if (!task.future.running()) return task.future._cancel(cause);
+    task.future._setCancelledWhileRunning(cause);
+    this.#release(task);
+    this.#stopInWorker(task, 'cancel');
+    return true;
+  }
+
+  /**
+   * Cancels every task not yet done: pending ones never start, running ones
+   * are stopped. `cause` becomes the `cause` of their CancelledError.
+   * `except` is spared (the task that threw a CancelAll).
+   */
+  cancelAll(cause: unknown, except?: Task): number {
+    let count = 0;
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const task = this.#queue[i]!;
+      if (task !== except && !task.future.done() && this.cancelRunning(task, cause)) count++;
+    }
+    for (const slot of this.#workers) {
+      for (const task of [...slot.tasks]) {
+        if (task !== except && !task.future.done() && this.cancelRunning(task, cause)) count++;
+      }
+    }
+    return count;
+  }
+
+  /** Cancels the tasks that have not started (`shutdown({ cancelFutures: true })`). */
+  cancelPending(): void {
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const task = this.#queue[i]!;
+      if (task.future.cancel()) this.#release(task);
+    }
+    this.#compactQueue();
+  }
+
+  /** Stops accepting work once the queue drains; resolves when every worker exited. */
+  shutdown(): Promise<void> {
+    this.#closing = true;
+    this.#shutdown ??= pDefer<void>();
+    this.#schedulePump();
+    return this.#shutdown.promise;
+  }
+
+  counts(): EngineCounts {
+    let idle = 0;
+    let busy = 0;
+    let starting = 0;
+    let running = 0;
+    for (const slot of this.#workers) {
+      if (slot.state === 'starting') starting++;
+      else if (slot.tasks.length > 0) busy++;
+      else if (slot.state === 'ready') idle++;
+      running += slot.tasks.filter((task) => !task.future.done()).length;
+    }
+    return {
+      workers: this.#workers.size,
+      idle,
+      busy,
+      starting,
+      queued: this.#queuedCount(),
+      running,
+    };
+  }
+
+  /** Process ids (thread ids) of the live workers. */
+  workerIds(): number[] {
+    return [...this.#workers].map((slot) => slot.handle.pid).filter((pid) => pid !== undefined);
+  }
+
+  // ---------------------------------------------------------------------
+  // Dispatch
+  // ---------------------------------------------------------------------
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    // Batched per tick: many submits in one tick cost one pass.
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    if (this.#broken !== undefined) {
+      this.#failQueue();
+    } else {
+      while (this.#queueHead < this.#queue.length) {
+        const slot = this.#idleSlot();
+        if (slot === undefined) break;
+        const task = this.#queue[this.#queueHead++]!;
+        this.#dispatch(slot, task);
+      }
+      this.#compactQueue();
+      this.#spawnAsNeeded();
+    }
+    this.#maybeFinishShutdown();
+  }
+
+  #idleSlot(): Slot | undefined {
+    for (const slot of this.#workers) {
+      if (slot.state === 'ready' && slot.tasks.length === 0) return slot;
+    }
+    return undefined;
+  }
+
+  #spawnAsNeeded(): void {
+    let active = 0;
+    let starting = 0;
+    for (const slot of this.#workers) {
+      if (slot.state === 'retiring') continue;
+      active++;
+      if (slot.state === 'starting') starting++;
+    }
+    const waiting = this.#queuedCount();
+    while (active < this.#o.maxWorkers && waiting > starting) {
+      this.#spawn();
+      active++;
+      starting++;
+    }
+    while (!this.#closing && active < this.#o.minWorkers) {
+      this.#spawn();
+      active++;
+    }
+  }
+
+  #dispatch(slot: Slot, task: Task): void {
+    // A retried task is still running from its first attempt.
+    if (task.future.done() || (!task.future.running() && !task.future.setRunningOrNotifyCancel())) {
+      this.#release(task);
+      return;
+    }
+    const known = slot.knownFns.has(task.fn.id);
+    const fn: FnRef = known ? { id: task.fn.id } : { ...task.fn };
+    try {
+      slot.handle.send(
+        task.kind === 'run'
+          ? { cf: PROTOCOL_TAG, k: 'run', id: task.id, fn, args: task.payload }
+          : { cf: PROTOCOL_TAG, k: 'chunk', id: task.id, fn, items: task.payload },
+      );
+    } catch (error) {
+      this.#release(task);
+      task.future.setException(uncloneableError(task, error));
+      return;
+    }
+    if (!known) slot.knownFns.add(task.fn.id);
+    task.worker = slot;
+    slot.tasks.push(task);
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+    this.#ref(slot, true);
+    if (slot.tasks.length === 1) this.#startClock(task);
+  }
+
+  #startClock(task: Task): void {
+    if (task.timeout === undefined || task.future.done()) return;
+    task.timer = setTimeout(() => this.#timedOut(task), task.timeout);
+  }
+
+  #timedOut(task: Task): void {
+    task.timer = undefined;
+    if (task.future.done()) return;
+    this.#release(task);
+    task.future.setException(
+      new TaskTimeoutError(`Task ${task.id} exceeded its time limit of ${task.timeout} ms`, {
+        timeout: task.timeout,
+      }),
+    );
+    this.#stopInWorker(task, 'timeout');
+  }
+
+  #abort(task: Task, reason: unknown): void {
+    task.onAbort = undefined;
+    if (task.future.done()) return;
+    this.cancelRunning(task, reason);
+  }
+
+  /**
+   * Asks the worker to abort a task whose future is already settled; if the
+   * task is still running after `cancelGrace`, the worker is killed.
+   */
+  #stopInWorker(task: Task, why: 'timeout' | 'cancel'): void {
+    const slot = task.worker;
+    if (slot === undefined) return;
+    slot.handle.send({ cf: PROTOCOL_TAG, k: 'cancel', id: task.id, why });
+    if (slot.tasks[0] !== task || slot.killTimer !== undefined) return;
+    slot.killTimer = setTimeout(() => {
+      slot.killTimer = undefined;
+      if (slot.tasks.includes(task)) this.#kill(slot, why === 'timeout' ? 'timeout' : 'cancelled');
+    }, this.#o.cancelGrace);
+  }
+
+  /** Detaches a task from its signal and its future's owner link. */
+  #release(task: Task): void {
+    clearTimeout(task.timer);
+    task.timer = undefined;
+    if (task.onAbort !== undefined) {
+      task.signal?.removeEventListener('abort', task.onAbort);
+      task.onAbort = undefined;
+    }
+    task.future._setOwner(undefined, undefined);
+  }
+
+  // ---------------------------------------------------------------------
+  // Workers
+  // ---------------------------------------------------------------------
+
+  #spawn(): void {
+    let slot: Slot | undefined;
+    const handle = this.#o.transport.spawn(this.#o.spawn, {
+      message: (message) => {
+        if (slot !== undefined) this.#onMessage(slot, message);
+      },
+      exit: (info) => {
+        if (slot !== undefined) this.#onExit(slot, info);
+      },
+    });
+    slot = {
+      handle,
+      state: 'starting',
+      tasks: [],
+      knownFns: new Set(),
+      completed: 0,
+      idleTimer: undefined,
+      killTimer: undefined,
+      killReason: undefined,
+      startError: undefined,
+      referenced: true,
+    };
+    this.#workers.add(slot);
+    const init = this.#o.initializer;
+    handle.send({
+      cf: PROTOCOL_TAG,
+      k: 'init',
+      ...(init === undefined ? {} : { initializer: { ...init }, initargs: this.#o.initargs }),
+    });
+    if (init !== undefined) slot.knownFns.add(init.id);
+  }
+
+  #onMessage(slot: Slot, message: WorkerMessage): void {
+    switch (message.k) {
+      case 'ready':
+        if (slot.state === 'starting') slot.state = 'ready';
+        this.#startFailures = 0;
+        this.#becameIdleIfSo(slot);
+        this.#schedulePump();
+        return;
+      case 'initFailed':
+        slot.startError = decodeError(message.error);
+        this.#kill(slot, 'initializer-failed');
+        return;
+      case 'done':
+        this.#onDone(slot, message);
+        return;
+    }
+  }
+
+  #onDone(slot: Slot, message: DoneMessage): void {
+    const index = slot.tasks.findIndex((task) => task.id === message.id);
+    if (index < 0) return;
+    const [task] = slot.tasks.splice(index, 1) as [Task];
+    slot.completed++;
+    if (index === 0 && slot.killTimer !== undefined && slot.state !== 'retiring') {
+      clearTimeout(slot.killTimer);
+      slot.killTimer = undefined;
+    }
+    this.#release(task);
+    if (!task.future.done()) this.#settle(task, message);
+    const next = slot.tasks[0];
+    if (next !== undefined && index === 0) this.#startClock(next);
+    if (slot.state === 'ready' && slot.completed >= this.#o.maxTasksPerWorker) {
+      this.#retire(slot);
+    }
+    this.#becameIdleIfSo(slot);
+    this.#pump();
+  }
+
+  #settle(task: Task, message: DoneMessage): void {
+    if (!message.ok) {
+      const error = decodeError(message.error!);
+      task.future.setException(error);
+      if (error instanceof CancelAll) this.cancelAll(error, task);
+      return;
+    }
+    if (task.kind === 'run') {
+      task.future.setResult(message.value);
+      return;
+    }
+    const encoded = message.value as EncodedChunkOutcome;
+    const outcome: ChunkOutcome<unknown> = { values: encoded.values, failed: encoded.failed };
+    if (encoded.failed && encoded.error !== undefined) outcome.error = decodeError(encoded.error);
+    task.future.setResult(outcome);
+    if (outcome.error instanceof CancelAll) this.cancelAll(outcome.error, task);
+  }
+
+  #onExit(slot: Slot, info: ExitInfo): void {
+    this.#workers.delete(slot);
+    clearTimeout(slot.idleTimer);
+    clearTimeout(slot.killTimer);
+    const neverStarted = slot.state === 'starting' || slot.killReason === 'initializer-failed';
+    if (neverStarted && !(this.#closing && slot.killReason !== 'initializer-failed')) {
+      this.#startFailures++;
+      if (this.#startFailures >= MAX_START_FAILURES) {
+        this.#broken = { cause: slot.startError ?? crashError(slot, info, undefined) };
+      }
+    }
+    const tasks = slot.tasks.splice(0);
+    tasks.forEach((task, position) => {
+      if (task.future.done()) {
+        this.#release(task);
+      } else if (position > 0) {
+        // Sent but never started: run it elsewhere, it costs no retry.
+        this.#requeueFront(task);
+      } else if (task.retriesLeft > 0) {
+        task.retriesLeft--;
+        this.#requeueFront(task);
+      } else {
+        this.#release(task);
+        task.future.setException(crashError(slot, info, task));
+      }
+    });
+    this.#schedulePump();
+  }
+
+  #requeueFront(task: Task): void {
+    task.worker = undefined;
+    if (this.#queueHead > 0) this.#queue[--this.#queueHead] = task;
+    else this.#queue.unshift(task);
+  }
+
+  #becameIdleIfSo(slot: Slot): void {
+    if (slot.state !== 'ready' || slot.tasks.length > 0) return;
+    this.#ref(slot, false);
+    if (this.#closing || slot.idleTimer !== undefined) return;
+    let active = 0;
+    for (const other of this.#workers) if (other.state !== 'retiring') active++;
+    if (active > this.#o.minWorkers && Number.isFinite(this.#o.idleTimeout)) {
+      slot.idleTimer = setTimeout(() => {
+        slot.idleTimer = undefined;
+        if (slot.state === 'ready' && slot.tasks.length === 0) this.#retire(slot);
+      }, this.#o.idleTimeout);
+      slot.idleTimer.unref();
+    }
+  }
+
+  #ref(slot: Slot, on: boolean): void {
+    if (slot.referenced === on) return;
+    slot.referenced = on;
+    if (on) slot.handle.ref();
+    else slot.handle.unref();
+  }
+
+  /** Asks a worker to exit; escalates to SIGTERM, then SIGKILL, if it does not. */
+  #retire(slot: Slot): void {
+    if (slot.state === 'retiring') return;
+    slot.state = 'retiring';
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+    // Until it is gone, the worker keeps the parent alive: `await shutdown()` must see it exit.
+    this.#ref(slot, true);
+    slot.handle.send({ cf: PROTOCOL_TAG, k: 'exit' });
+    clearTimeout(slot.killTimer);
+    slot.killTimer = setTimeout(() => this.#kill(slot, undefined), this.#o.shutdownGrace);
+    slot.killTimer.unref();
+  }
+
+  /** SIGTERM now, SIGKILL after `shutdownGrace`. */
+  #kill(slot: Slot, reason: string | undefined): void {
+    slot.killReason ??= reason;
+    if (slot.state !== 'starting' || reason !== undefined) slot.state = 'retiring';
+    this.#ref(slot, true);
+    slot.handle.kill('SIGTERM');
+    clearTimeout(slot.killTimer);
+    slot.killTimer = setTimeout(() => slot.handle.kill('SIGKILL'), this.#o.shutdownGrace);
+    slot.killTimer.unref();
+  }
+
+  // ---------------------------------------------------------------------
+  // Queue, shutdown, breakage
+  // ---------------------------------------------------------------------
+
+  #queuedCount(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  /** Drops consumed entries and tasks cancelled while queued. */
+  #compactQueue(): void {
+    if (this.#queueHead === 0 && this.#queue.length < 1024) return;
+    const live: Task[] = [];
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const task = this.#queue[i]!;
+      if (!task.future.done()) live.push(task);
+      else this.#release(task);
+    }
+    this.#queue = live;
+    this.#queueHead = 0;
+  }
+
+  #brokenError(): BrokenExecutorError {
+    const cause = this.#broken?.cause;
+    return new BrokenExecutorError(
+      `The executor is broken: ${MAX_START_FAILURES} workers in a row failed to start (${describeError(cause)})`,
+      { cause },
+    );
+  }
+
+  #failQueue(): void {
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const task = this.#queue[i]!;
+      this.#release(task);
+      if (task.future.running()) task.future.setException(this.#brokenError());
+      else if (task.future.setRunningOrNotifyCancel())
+        task.future.setException(this.#brokenError());
+    }
+    this.#queue = [];
+    this.#queueHead = 0;
+  }
+
+  #maybeFinishShutdown(): void {
+    if (!this.#closing) return;
+    this.#compactQueue();
+    if (this.#queuedCount() > 0 && this.#broken === undefined) return;
+    for (const slot of this.#workers) {
+      if (slot.tasks.length === 0 && slot.state !== 'retiring') {
+        if (slot.state === 'starting') this.#kill(slot, undefined);
+        else this.#retire(slot);
+      }
+    }
+    if (this.#workers.size === 0) this.#shutdown?.resolve();
+  }
+}
+
+function crashError(slot: Slot, info: ExitInfo, task: Task | undefined): WorkerCrashedError {
+  const pid = slot.handle.pid;
+  const how =
+    info.signal !== null ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
+  const reason = crashReason(slot, info);
+  const during = task === undefined ? 'while starting' : `while running task ${task.id}`;
+  const detail = info.error !== undefined ? `: ${describeError(info.error)}` : '';
+  return new WorkerCrashedError(`Worker ${pid} ${how} ${during} (${reason})${detail}`, {
+    exitCode: info.exitCode,
+    signal: info.signal,
+    pid,
+    reason,
+    stderr: info.stderr,
+    ...(info.error === undefined ? {} : { cause: info.error }),
+  });
+}
+
+function crashReason(slot: Slot, info: ExitInfo): string {
+  if (slot.killReason !== undefined) return slot.killReason;
+  const code = (info.error as { code?: unknown } | undefined)?.code;
+  if (
+    code === 'ERR_WORKER_OUT_OF_MEMORY' ||
+    /JavaScript heap out of memory|Allocation failed|ERR_WORKER_OUT_OF_MEMORY/.test(info.stderr)
+  ) {
+    return 'out-of-memory';
+  }
+  if (info.signal === 'SIGABRT' || info.exitCode === 134) return 'abort';
+  if (info.signal !== null) return 'signal';
+  if (info.error !== undefined) return 'uncaught-exception';
+  return 'exit';
+}
+
+function uncloneableError(task: Task, error: unknown): TypeError {
+  const what = task.kind === 'run' ? 'argument' : 'item';
+  for (let i = 0; i < task.payload.length; i++) {
+    try {
+      structuredClone(task.payload[i]);
+    } catch (cloneError) {
+      return new TypeError(
+        `${task.kind === 'run' ? `Argument ${i}` : `Item ${i} of the chunk`} of task ${task.id} cannot be sent to a worker: ${describeError(cloneError)}`,
+        { cause: error },
+      );
+    }
+  }
+  return new TypeError(
+    `The ${what}s of task ${task.id} cannot be sent to a worker: ${describeError(error)}`,
+    { cause: error },
+  );
+}

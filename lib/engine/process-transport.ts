@@ -1,0 +1,151 @@
+/**
+ * Workers as child processes: `child_process.fork` of the worker entry, with
+ * IPC in V8's structured-clone format (`serialization: 'advanced'`), so Map,
+ * Set, Date, BigInt, typed arrays, Buffers and cycles cross intact.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { isPoolMessage, type WorkerMessage } from './protocol.js';
+import {
+  type ExitInfo,
+  type SpawnOptions,
+  TailBuffer,
+  type Transport,
+  type WorkerEvents,
+  type WorkerHandle,
+} from './transport.js';
+
+const ENTRY = fileURLToPath(new URL('../worker/process-entry.js', import.meta.url));
+
+/**
+ * How long to wait, after a worker exits, for the rest of its stderr before
+ * reporting the exit (a grandchild may hold the pipe open indefinitely).
+ */
+const STDERR_DRAIN_MS = 250;
+
+/** Live worker processes, killed if the parent exits without shutting down. */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' runs for a normal end and for process.exit(); only synchronous
+  // work is possible there, and kill() is synchronous.
+  process.on('exit', () => {
+    for (const child of live) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  });
+}
+
+/**
+ * The parent's execArgv minus debugger flags: a child started with the
+ * parent's `--inspect=9229` would fail to bind the same port.
+ */
+export function inheritedExecArgv(): string[] {
+  return process.execArgv.filter((arg) => !/^--(inspect|debug)(-brk|-port|-wait)?(=|$)/.test(arg));
+}
+
+class ProcessWorker implements WorkerHandle {
+  readonly #child: ChildProcess;
+
+  constructor(child: ChildProcess) {
+    this.#child = child;
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  send(message: Parameters<WorkerHandle['send']>[0]): void {
+    if (!this.#child.connected) return;
+    this.#child.send(message);
+  }
+
+  kill(signal: 'SIGTERM' | 'SIGKILL'): void {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // The process is already gone.
+    }
+  }
+
+  ref(): void {
+    this.#child.ref();
+    this.#child.channel?.ref();
+  }
+
+  unref(): void {
+    this.#child.unref();
+    this.#child.channel?.unref();
+  }
+}
+
+export const processTransport: Transport = {
+  kind: 'process',
+  spawn(options: SpawnOptions, events: WorkerEvents): WorkerHandle {
+    const child = fork(ENTRY, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      env: options.env,
+      execArgv: options.execArgv ?? inheritedExecArgv(),
+      cwd: options.cwd,
+    });
+    installExitHook();
+    live.add(child);
+    const tail = new TailBuffer();
+    let spawnError: Error | undefined;
+    let stderrEnded = false;
+    const stderr = child.stderr as Socket | null;
+    if (stderr !== null) {
+      // The pipe must not keep the parent alive; the child handle decides that.
+      stderr.unref();
+      stderr.on('data', (chunk: Buffer) => {
+        tail.push(chunk);
+        process.stderr.write(chunk);
+      });
+      stderr.on('close', () => {
+        stderrEnded = true;
+      });
+    } else {
+      stderrEnded = true;
+    }
+    child.on('message', (message: unknown) => {
+      if (isPoolMessage(message)) events.message(message as WorkerMessage);
+    });
+    child.on('error', (error) => {
+      // Spawn failures arrive here; so do sends racing with an exit, which
+      // the exit event reports better.
+      spawnError ??= error;
+    });
+    child.once('exit', (exitCode, signal) => {
+      live.delete(child);
+      const report = (): void => {
+        const info: ExitInfo = { exitCode, signal, error: spawnError, stderr: tail.toString() };
+        events.exit(info);
+      };
+      if (stderrEnded || stderr === null) {
+        report();
+        return;
+      }
+      let reported = false;
+      const once = (): void => {
+        if (reported) return;
+        reported = true;
+        clearTimeout(timer);
+        report();
+      };
+      const timer = setTimeout(once, STDERR_DRAIN_MS);
+      timer.unref();
+      stderr.once('close', once);
+    });
+    return new ProcessWorker(child);
+  },
+};

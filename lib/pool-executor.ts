@@ -1,0 +1,285 @@
+/**
+ * What ProcessPoolExecutor and ThreadPoolExecutor share: option validation
+ * and the hand-over to the engine. The facades only choose a transport.
+ */
+import { availableParallelism } from 'node:os';
+import { FunctionRegistry } from './engine/functions.js';
+import { type EngineCounts, Pool } from './engine/pool.js';
+import type { SpawnOptions, Transport } from './engine/transport.js';
+import { CancelAll } from './errors.js';
+import {
+  type Callable,
+  checkSubmitOptions,
+  ExecutorBase,
+  type ResultOf,
+  type SubmitOptions,
+} from './executor.js';
+import type { Future } from './future.js';
+import type { ChunkOutcome } from './map.js';
+import type { AnyFunction, TaskRef } from './task.js';
+import {
+  rangeError,
+  typeError,
+  validateInteger,
+  validateOptions,
+  validateTimeout,
+} from './validate.js';
+
+/** Options both executors accept. All are optional. */
+export interface PoolOptions {
+  /**
+   * Most workers running at once.
+   * @default os.availableParallelism()
+   */
+  maxWorkers?: number | undefined;
+  /**
+   * Workers kept alive while idle, once the first task was submitted.
+   * @default 0
+   */
+  minWorkers?: number | undefined;
+  /**
+   * Milliseconds an idle worker above `minWorkers` lives before it is retired.
+   * `Infinity` keeps workers until shutdown.
+   * @default 10000
+   */
+  idleTimeout?: number | undefined;
+  /**
+   * Replace a worker after it ran this many tasks (limits leaks in task
+   * code). `Infinity` never recycles.
+   * @default Infinity
+   */
+  maxTasksPerWorker?: number | undefined;
+  /** Runs once in every worker before its first task (a function or a `task()` reference). */
+  initializer?: AnyFunction | TaskRef | undefined;
+  /** Arguments for `initializer`. @default [] */
+  initargs?: unknown[] | undefined;
+  /**
+   * Bound of the pending queue. A submit beyond it fails that future at once
+   * with `QueueFullError`. `Infinity` is unbounded.
+   * @default Infinity
+   */
+  maxQueued?: number | undefined;
+  /** Default time limit of every task, in ms of running time. @default no limit */
+  taskTimeout?: number | undefined;
+  /** Default number of times a task is re-run after its worker crashed. @default 0 */
+  retries?: number | undefined;
+  /**
+   * Milliseconds between SIGTERM and SIGKILL when a worker must go (shutdown,
+   * time limit, cancellation).
+   * @default 5000
+   */
+  shutdownGrace?: number | undefined;
+  /**
+   * Milliseconds a running task gets to stop after its `currentTask().signal`
+   * aborted (time limit, cancellation) before its worker is killed.
+   * @default 1000
+   */
+  cancelGrace?: number | undefined;
+  /** Environment of the workers. @default process.env */
+  env?: NodeJS.ProcessEnv | undefined;
+  /**
+   * Node options of the workers. By default the parent's `process.execArgv`
+   * (without debugger flags), so a loader such as `--import tsx` applies in
+   * the workers too.
+   */
+  execArgv?: string[] | undefined;
+}
+
+/** `submit` options of the pool executors. */
+export interface PoolSubmitOptions extends SubmitOptions {
+  /** Re-run the task up to this many times if its worker crashes. Default: the executor's `retries`. */
+  retries?: number | undefined;
+}
+
+/** Counters of a pool executor. */
+export interface PoolStats extends EngineCounts {}
+
+const DEFAULTS = Object.freeze({
+  minWorkers: 0,
+  idleTimeout: 10_000,
+  maxTasksPerWorker: Number.POSITIVE_INFINITY,
+  maxQueued: Number.POSITIVE_INFINITY,
+  retries: 0,
+  shutdownGrace: 5_000,
+  cancelGrace: 1_000,
+});
+
+/** Validated settings shared by both executors. */
+export interface CheckedPoolOptions {
+  maxWorkers: number;
+  minWorkers: number;
+  idleTimeout: number;
+  maxTasksPerWorker: number;
+  maxQueued: number;
+  taskTimeout: number | undefined;
+  retries: number;
+  shutdownGrace: number;
+  cancelGrace: number;
+  initializer: AnyFunction | TaskRef | undefined;
+  initargs: unknown[];
+  env: NodeJS.ProcessEnv | undefined;
+  execArgv: string[] | undefined;
+}
+
+/** Validates the options of both executors; throws TypeError/RangeError naming the option. */
+export function checkPoolOptions(options: PoolOptions | undefined): CheckedPoolOptions {
+  validateOptions('options', options);
+  const o = options ?? {};
+  const maxWorkers = validateInteger('maxWorkers', o.maxWorkers, 1, availableParallelism());
+  const minWorkers = validateInteger('minWorkers', o.minWorkers, 0, DEFAULTS.minWorkers);
+  if (minWorkers > maxWorkers) {
+    throw rangeError('minWorkers', `at most maxWorkers (${maxWorkers})`, minWorkers);
+  }
+  if (o.initargs !== undefined && !Array.isArray(o.initargs)) {
+    throw typeError('initargs', 'an array', o.initargs);
+  }
+  if (
+    o.execArgv !== undefined &&
+    (!Array.isArray(o.execArgv) || o.execArgv.some((a) => typeof a !== 'string'))
+  ) {
+    throw typeError('execArgv', 'an array of strings', o.execArgv);
+  }
+  if (o.env !== undefined && (o.env === null || typeof o.env !== 'object')) {
+    throw typeError('env', 'an object', o.env);
+  }
+  return {
+    maxWorkers,
+    minWorkers,
+    idleTimeout:
+      validateTimeout('idleTimeout', o.idleTimeout ?? DEFAULTS.idleTimeout) ??
+      Number.POSITIVE_INFINITY,
+    maxTasksPerWorker: validateInteger(
+      'maxTasksPerWorker',
+      o.maxTasksPerWorker,
+      1,
+      DEFAULTS.maxTasksPerWorker,
+      Number.POSITIVE_INFINITY,
+    ),
+    maxQueued: validateInteger(
+      'maxQueued',
+      o.maxQueued,
+      0,
+      DEFAULTS.maxQueued,
+      Number.POSITIVE_INFINITY,
+    ),
+    taskTimeout: validateTimeout('taskTimeout', o.taskTimeout),
+    retries: validateInteger('retries', o.retries, 0, DEFAULTS.retries),
+    shutdownGrace: validateTimeout('shutdownGrace', o.shutdownGrace ?? DEFAULTS.shutdownGrace) ?? 0,
+    cancelGrace: validateTimeout('cancelGrace', o.cancelGrace ?? DEFAULTS.cancelGrace) ?? 0,
+    initializer: o.initializer,
+    initargs: o.initargs ?? [],
+    env: o.env,
+    execArgv: o.execArgv,
+  };
+}
+
+/**
+ * The executor built on the engine; subclasses pick the transport.
+ * @internal
+ */
+export abstract class PoolExecutor extends ExecutorBase {
+  readonly #functions = new FunctionRegistry();
+  readonly #pool: Pool;
+  readonly #maxWorkers: number;
+
+  protected constructor(transport: Transport, checked: CheckedPoolOptions, spawn: SpawnOptions) {
+    super();
+    this.#maxWorkers = checked.maxWorkers;
+    const initializer =
+      checked.initializer === undefined
+        ? undefined
+        : this.#functions.lookup(checked.initializer, 'initializer');
+    this.#pool = new Pool({
+      transport,
+      maxWorkers: checked.maxWorkers,
+      minWorkers: checked.minWorkers,
+      idleTimeout: checked.idleTimeout,
+      maxTasksPerWorker: checked.maxTasksPerWorker,
+      initializer,
+      initargs: checked.initargs,
+      maxQueued: checked.maxQueued,
+      taskTimeout: checked.taskTimeout,
+      retries: checked.retries,
+      shutdownGrace: checked.shutdownGrace,
+      cancelGrace: checked.cancelGrace,
+      spawn,
+    });
+  }
+
+  /** The most workers this executor runs at once. */
+  get maxWorkers(): number {
+    return this.#maxWorkers;
+  }
+
+  /**
+   * Schedules `fn(...args)` on a worker. `fn` is a self-contained function
+   * (its source is sent) or a `task()` reference. Bad input (not a function,
+   * bad options) throws at once; problems of this task alone (an argument
+   * that cannot be cloned, a missing export) fail only its future.
+   */
+  submit<F extends AnyFunction>(
+    fn: Callable<F>,
+    args?: Parameters<F>,
+    options?: PoolSubmitOptions,
+  ): Future<ResultOf<F>> {
+    this._checkOpen('submit');
+    const info = this.#functions.lookup(fn);
+    if (args !== undefined && !Array.isArray(args)) throw typeError('args', 'an array', args);
+    const { timeout, signal } = checkSubmitOptions(options);
+    const retries =
+      options?.retries === undefined
+        ? undefined
+        : validateInteger('retries', options.retries, 0, 0);
+    return this.#pool.submit<ResultOf<F>>('run', info, args ?? [], { timeout, signal, retries });
+  }
+
+  /**
+   * Cancels every task of this executor that is not done: pending ones never
+   * start, running ones are stopped (their signal aborts, then their worker
+   * is killed after `cancelGrace`). Their futures end cancelled with a
+   * `CancelledError` whose `cause` is `reason` (a `CancelAll` by default).
+   * The executor stays usable. Returns how many tasks were cancelled.
+   */
+  cancelAll(reason?: unknown): number {
+    const cause = reason instanceof CancelAll ? reason : new CancelAll(reason);
+    return this.#pool.cancelAll(cause);
+  }
+
+  /** Worker and task counters. */
+  stats(): PoolStats {
+    return this.#pool.counts();
+  }
+
+  /** Process ids (ThreadPoolExecutor: thread ids) of the live workers. */
+  workerIds(): number[] {
+    return this.#pool.workerIds();
+  }
+
+  protected _checkCallable(fn: unknown): void {
+    this.#functions.lookup(fn);
+  }
+
+  protected _submitChunk<T, R>(fn: Callable<(item: T) => R>, items: T[]): Future<ChunkOutcome<R>> {
+    return this.#pool.submit<ChunkOutcome<R>>('chunk', this.#functions.lookup(fn), items, {
+      timeout: undefined,
+      signal: undefined,
+      retries: undefined,
+    });
+  }
+
+  protected override _cancelChunk(future: Future<unknown>): void {
+    future.cancel({ running: true });
+  }
+
+  protected _defaultBuffersize(chunksize: number): number {
+    return chunksize * this.#maxWorkers * 4;
+  }
+
+  protected _cancelPending(): void {
+    this.#pool.cancelPending();
+  }
+
+  protected _shutdown(): Promise<void> {
+    return this.#pool.shutdown();
+  }
+}
