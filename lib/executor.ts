@@ -144,6 +144,7 @@ export abstract class ExecutorBase implements Executor {
       {
         submit: (items) => this._submitChunk(fn, items),
         cancel: (future) => this._cancelChunk(future),
+        room: () => this._room(),
       },
       iterable,
       { chunksize, buffersize, timeout, signal },
@@ -200,6 +201,11 @@ export abstract class ExecutorBase implements Executor {
    */
   protected _cancelChunk(future: Future<unknown>): void {
     future.cancel();
+  }
+
+  /** A promise to await before submitting a chunk when the queue is full; undefined if there is room. */
+  protected _room(): Promise<void> | undefined {
+    return undefined;
   }
 
   /** The default `buffersize` of `map` for a given `chunksize`. */

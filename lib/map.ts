@@ -45,6 +45,12 @@ export interface ChunkRunner<T, R> {
   submit(items: T[]): Future<ChunkOutcome<R>>;
   /** Cancels a chunk (pending, and running where the executor can). */
   cancel(future: Future<ChunkOutcome<R>>): void;
+  /**
+   * A promise to wait on before submitting when the executor's queue is at
+   * its bound, so that `map` never overflows `maxQueued`; undefined when
+   * there is room.
+   */
+  room?(): Promise<void> | undefined;
 }
 
 /** Runs a map; the object users receive from `executor.map()`. */
@@ -214,6 +220,11 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
             items.push(result.value);
           }
           if (items.length === 0) break;
+          const queueRoom = this.#runner.room?.();
+          if (queueRoom !== undefined) {
+            await queueRoom;
+            if (this.#stopped || this.#finished) return;
+          }
           const slot: Slot<R> = {
             future: this.#runner.submit(items),
             size: items.length,

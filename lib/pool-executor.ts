@@ -181,10 +181,12 @@ export abstract class PoolExecutor extends ExecutorBase {
   readonly #functions = new FunctionRegistry();
   readonly #pool: Pool;
   readonly #maxWorkers: number;
+  readonly #maxQueued: number;
 
   protected constructor(transport: Transport, checked: CheckedPoolOptions, spawn: SpawnOptions) {
     super();
     this.#maxWorkers = checked.maxWorkers;
+    this.#maxQueued = checked.maxQueued;
     const initializer =
       checked.initializer === undefined
         ? undefined
@@ -245,6 +247,16 @@ export abstract class PoolExecutor extends ExecutorBase {
     return this.#pool.cancelAll(cause);
   }
 
+  /**
+   * Resolves once fewer than `limit` tasks wait in the queue (default: the
+   * `maxQueued` bound). Await it before submitting to stay under the bound:
+   * `await pool.whenQueueBelow(); pool.submit(...)`. `map` does this itself.
+   */
+  whenQueueBelow(limit?: number): Promise<void> {
+    const bound = validateInteger('limit', limit, 1, this.#maxQueued, Number.POSITIVE_INFINITY);
+    return this.#pool.whenQueueBelow(bound);
+  }
+
   /** Worker and task counters. */
   stats(): PoolStats {
     return this.#pool.counts();
@@ -269,6 +281,10 @@ export abstract class PoolExecutor extends ExecutorBase {
 
   protected override _cancelChunk(future: Future<unknown>): void {
     future.cancel({ running: true });
+  }
+
+  protected override _room(): Promise<void> | undefined {
+    return this.#pool.room();
   }
 
   protected _defaultBuffersize(chunksize: number): number {

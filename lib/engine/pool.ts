@@ -102,6 +102,8 @@ interface Slot {
   /** Set when the engine itself kills the worker (time limit, cancellation, init failure). */
   killReason: string | undefined;
   startError: unknown;
+  /** What the worker reported just before dying of an error that escaped task code. */
+  fatal: { origin: string; error: unknown } | undefined;
   referenced: boolean;
 }
 
@@ -126,6 +128,8 @@ export class Pool implements RunningCanceller {
   #shutdown: DeferredPromise<void> | undefined;
   #broken: { cause: unknown } | undefined;
   #startFailures = 0;
+  /** Callers of `whenQueueBelow`, woken as the queue shrinks. */
+  #roomWaiters: Array<{ limit: number; resolve: () => void }> = [];
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -143,7 +147,7 @@ export class Pool implements RunningCanceller {
       future.setException(this.#brokenError());
       return future;
     }
-    if (this.#queuedCount() >= this.#o.maxQueued) {
+    if (this.#queuedCount() >= this.#o.maxQueued && this.#liveQueued() >= this.#o.maxQueued) {
       future.setException(
         new QueueFullError(
           `The pending queue is full: ${this.#o.maxQueued} tasks are waiting (maxQueued); wait for room before submitting more`,
@@ -215,6 +219,7 @@ export class Pool implements RunningCanceller {
       if (task.future.cancel()) this.#release(task);
     }
     this.#compactQueue();
+    this.#notifyRoom();
   }
 
   /** Stops accepting work once the queue drains; resolves when every worker exited. */
@@ -223,6 +228,32 @@ export class Pool implements RunningCanceller {
     this.#shutdown ??= pDefer<void>();
     this.#schedulePump();
     return this.#shutdown.promise;
+  }
+
+  /**
+   * Resolves once fewer than `limit` tasks are queued (at once if that is
+   * already so). The way to wait for room under `maxQueued`.
+   */
+  whenQueueBelow(limit: number): Promise<void> {
+    if (this.#queuedCount() < limit || this.#broken !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push({ limit, resolve }));
+  }
+
+  /** For `map`: a promise to await before submitting when the queue is full, else undefined. */
+  room(): Promise<void> | undefined {
+    if (this.#queuedCount() < this.#o.maxQueued) return undefined;
+    return this.whenQueueBelow(this.#o.maxQueued);
+  }
+
+  #notifyRoom(): void {
+    if (this.#roomWaiters.length === 0) return;
+    const queued = this.#broken === undefined ? this.#queuedCount() : 0;
+    const still: Array<{ limit: number; resolve: () => void }> = [];
+    for (const waiter of this.#roomWaiters) {
+      if (queued < waiter.limit) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.#roomWaiters = still;
   }
 
   counts(): EngineCounts {
@@ -278,6 +309,7 @@ export class Pool implements RunningCanceller {
       this.#compactQueue();
       this.#spawnAsNeeded();
     }
+    this.#notifyRoom();
     this.#maybeFinishShutdown();
   }
 
@@ -409,6 +441,7 @@ export class Pool implements RunningCanceller {
       killTimer: undefined,
       killReason: undefined,
       startError: undefined,
+      fatal: undefined,
       referenced: true,
     };
     this.#workers.add(slot);
@@ -435,6 +468,9 @@ export class Pool implements RunningCanceller {
         return;
       case 'done':
         this.#onDone(slot, message);
+        return;
+      case 'fatal':
+        slot.fatal = { origin: message.origin, error: decodeError(message.error) };
         return;
     }
   }
@@ -567,9 +603,15 @@ export class Pool implements RunningCanceller {
     return this.#queue.length - this.#queueHead;
   }
 
+  /** Queued tasks not cancelled meanwhile (compacts the queue). */
+  #liveQueued(): number {
+    this.#compactQueue(true);
+    return this.#queuedCount();
+  }
+
   /** Drops consumed entries and tasks cancelled while queued. */
-  #compactQueue(): void {
-    if (this.#queueHead === 0 && this.#queue.length < 1024) return;
+  #compactQueue(force = false): void {
+    if (!force && this.#queueHead === 0 && this.#queue.length < 1024) return;
     const live: Task[] = [];
     for (let i = this.#queueHead; i < this.#queue.length; i++) {
       const task = this.#queue[i]!;
@@ -620,19 +662,26 @@ function crashError(slot: Slot, info: ExitInfo, task: Task | undefined): WorkerC
     info.signal !== null ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
   const reason = crashReason(slot, info);
   const during = task === undefined ? 'while starting' : `while running task ${task.id}`;
-  const detail = info.error !== undefined ? `: ${describeError(info.error)}` : '';
+  const cause = slot.fatal?.error ?? info.error;
+  const hasCause = slot.fatal !== undefined || info.error !== undefined;
+  const detail = hasCause ? `: ${describeError(cause)}` : '';
   return new WorkerCrashedError(`Worker ${pid} ${how} ${during} (${reason})${detail}`, {
     exitCode: info.exitCode,
     signal: info.signal,
     pid,
     reason,
     stderr: info.stderr,
-    ...(info.error === undefined ? {} : { cause: info.error }),
+    ...(hasCause ? { cause } : {}),
   });
 }
 
 function crashReason(slot: Slot, info: ExitInfo): string {
   if (slot.killReason !== undefined) return slot.killReason;
+  if (slot.fatal !== undefined) {
+    return slot.fatal.origin === 'unhandledRejection'
+      ? 'unhandled-rejection'
+      : 'uncaught-exception';
+  }
   const code = (info.error as { code?: unknown } | undefined)?.code;
   if (
     code === 'ERR_WORKER_OUT_OF_MEMORY' ||

@@ -34,14 +34,28 @@ function installExitHook(): void {
   // 'exit' runs for a normal end and for process.exit(); only synchronous
   // work is possible there, and kill() is synchronous.
   process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    for (const child of live) killGroup(child, 'SIGKILL');
   });
+}
+
+/**
+ * Signals the worker's whole process group, so that processes started by
+ * task code go too. Workers are group leaders (`detached: true`), which also
+ * keeps a terminal's Ctrl-C away from them: the parent decides what an
+ * interrupt means for running tasks.
+ */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 /**
@@ -70,11 +84,7 @@ class ProcessWorker implements WorkerHandle {
 
   kill(signal: 'SIGTERM' | 'SIGKILL'): void {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    try {
-      this.#child.kill(signal);
-    } catch {
-      // The process is already gone.
-    }
+    killGroup(this.#child, signal);
   }
 
   ref(): void {
@@ -97,6 +107,7 @@ export const processTransport: Transport = {
       env: options.env,
       execArgv: options.execArgv ?? inheritedExecArgv(),
       cwd: options.cwd,
+      detached: true,
     });
     installExitHook();
     live.add(child);
@@ -127,6 +138,14 @@ export const processTransport: Transport = {
     });
     child.once('exit', (exitCode, signal) => {
       live.delete(child);
+      // Whatever task code started in the worker's group must not outlive it.
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Nothing left in the group.
+        }
+      }
       const report = (): void => {
         const info: ExitInfo = { exitCode, signal, error: spawnError, stderr: tail.toString() };
         events.exit(info);

@@ -17,6 +17,7 @@
  *   chunk {id, fn, items}       ───────────>  fn(item) for each item, in order
  *   cancel {id}                 ───────────>  aborts currentTask().signal
  *                               <───────────  done {id, ok, value | error}
+ *                               <───────────  fatal {origin, error}  (then it dies)
  *   exit                        ───────────>  exits with code 0
  *
  * A worker runs one task at a time, in the order received; the parent may
@@ -115,8 +116,20 @@ export interface DoneMessage {
   error?: EncodedError;
 }
 
+/**
+ * Sent by a child process just before it dies of an error that escaped task
+ * code asynchronously (a throw in a timer, an unhandled rejection), so the
+ * crash report can name it.
+ */
+export interface FatalMessage {
+  cf: typeof PROTOCOL_TAG;
+  k: 'fatal';
+  origin: 'uncaughtException' | 'unhandledRejection';
+  error: EncodedError;
+}
+
 /** Worker to parent. */
-export type WorkerMessage = ReadyMessage | InitFailedMessage | DoneMessage;
+export type WorkerMessage = ReadyMessage | InitFailedMessage | DoneMessage | FatalMessage;
 
 /** `true` for a message carrying the pool's envelope tag. */
 export function isPoolMessage(message: unknown): message is { cf: string; k: string } {

@@ -1,8 +1,21 @@
 /**
  * Entry of a ProcessPoolExecutor worker process (started with
- * `child_process.fork`). It connects the worker runtime to the IPC channel.
+ * `child_process.fork`). It connects the worker runtime to the IPC channel,
+ * reports errors that escape task code before dying of them, and makes sure
+ * the process never outlives its parent.
  */
+import { inspect } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { encodeError } from '../engine/error-codec.js';
+import { PROTOCOL_TAG } from '../engine/protocol.js';
 import { WorkerRuntime } from './runtime.js';
+
+/**
+ * How often the watchdog thread checks that the parent is still there (ms).
+ * It runs on its own thread, so it works while task code blocks the main
+ * thread (`while (true) {}`); the IPC 'disconnect' event covers the rest.
+ */
+const WATCHDOG_INTERVAL_MS = 200;
 
 const send = process.send?.bind(process);
 if (send === undefined) {
@@ -11,6 +24,8 @@ if (send === undefined) {
   );
   process.exit(2);
 }
+
+const parentPid = process.ppid;
 
 const runtime = new WorkerRuntime({
   send: (message) => {
@@ -23,3 +38,50 @@ const runtime = new WorkerRuntime({
 process.on('message', (message) => runtime.receive(message));
 // The parent went away (exit, crash, kill): nobody is left to take results.
 process.on('disconnect', () => process.exit(0));
+
+// An error escaping task code asynchronously kills the worker, as it would
+// kill any Node process; first tell the parent what it was.
+let dying = false;
+process.on('uncaughtException', (error, origin) => {
+  if (dying) return;
+  dying = true;
+  const label = origin === 'unhandledRejection' ? 'Unhandled rejection' : 'Uncaught exception';
+  try {
+    process.stderr.write(`${label} in task code: ${inspect(error)}\n`);
+  } catch {
+    // stderr is gone; the parent still gets the message below.
+  }
+  const die = (): never => process.exit(1);
+  setTimeout(die, 1000);
+  try {
+    send({ cf: PROTOCOL_TAG, k: 'fatal', origin, error: encodeError(error) }, undefined, {}, die);
+  } catch {
+    die();
+  }
+});
+
+startWatchdog();
+
+function startWatchdog(): void {
+  const code = `
+    const { workerData } = require('node:worker_threads');
+    const check = () => {
+      if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL');
+    };
+    check();
+    setInterval(check, workerData.interval);
+  `;
+  try {
+    const watchdog = new Worker(code, {
+      eval: true,
+      workerData: { parent: parentPid, self: process.pid, interval: WATCHDOG_INTERVAL_MS },
+      // No loaders (--import tsx) in this tiny thread, and no output.
+      execArgv: [],
+      stdout: true,
+      stderr: true,
+    });
+    watchdog.unref();
+  } catch {
+    // Without threads the IPC 'disconnect' event is still there.
+  }
+}
