@@ -2,7 +2,8 @@
  * Root hooks for the whole suite.
  *
  * Every test that makes a pool shuts it down; this checks it. After each
- * test and at the very end, no child process of the test runner
+ * test (or, for a suite sharing one pool, after the suite) and at the very
+ * end, no child process of the test runner
  * may be left running. Processes are read from /proc, so the check itself
  * starts no process.
  */
@@ -44,8 +45,23 @@ async function settleChildren(): Promise<number[]> {
   return childPids();
 }
 
+/**
+ * For a suite that shares one pool across its tests (it sets
+ * `this.keepsWorkers = true` in its `before` hook, so the per-test check is
+ * skipped): call after shutting the pool down.
+ */
+export async function expectNoChildren(): Promise<void> {
+  const left = await settleChildren();
+  if (left.length > 0) throw new Error(`child processes left behind: ${left.join(', ')}`);
+}
+
 export const mochaHooks = {
   async afterEach(this: Mocha.Context): Promise<void> {
+    // The test's context inherits from its suites' contexts.
+    const context = this.currentTest?.ctx as
+      | (Mocha.Context & { keepsWorkers?: boolean })
+      | undefined;
+    if (context?.keepsWorkers === true) return;
     const left = await settleChildren();
     if (left.length === 0) return;
     // Kill them so that one leaky test does not make every later test fail.

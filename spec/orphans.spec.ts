@@ -1,0 +1,114 @@
+/**
+ * Workers never outlive their parent. Each test runs a separate parent
+ * program (spec/fixtures/robust/orphan-parent.mjs) whose workers spin in
+ * `while (true) {}`, ends that parent in some way, and checks that every
+ * recorded worker pid is gone.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { isAlive, tempDir, waitUntil } from './support/handshake.js';
+
+const PARENT = new URL('../../spec/fixtures/robust/orphan-parent.mjs', import.meta.url);
+const ENTRY = new URL('../lib/index.js', import.meta.url).href;
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startParent(mode: string, dir: string, detached = false): Run {
+  const child = spawn(process.execPath, [PARENT.pathname, mode, dir, ENTRY], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function readyPids(run: Run, dir: string): Promise<number[]> {
+  await waitUntil(
+    () => run.stdout().includes('ready') || run.child.exitCode !== null,
+    'the parent program to be ready',
+  );
+  const file = join(dir, 'pids.json');
+  expect(existsSync(file), `pids.json missing; stderr: ${run.stderr()}`).to.equal(true);
+  return JSON.parse(readFileSync(file, 'utf8')) as number[];
+}
+
+async function expectAllGone(pids: number[]): Promise<number> {
+  const started = Date.now();
+  await waitUntil(
+    () => pids.every((pid) => !isAlive(pid)),
+    `workers ${pids.join(', ')} to exit`,
+    15_000,
+  );
+  return Date.now() - started;
+}
+
+describe('no orphan workers', function () {
+  this.timeout(60_000);
+  let dir: { path: string; cleanup: () => void };
+  beforeEach(() => {
+    dir = tempDir('cf-orphans-');
+  });
+  afterEach(() => dir.cleanup());
+
+  for (const signal of ['SIGKILL', 'SIGTERM', 'SIGINT'] as const) {
+    it(`workers spinning in an endless loop exit after the parent is killed with ${signal}`, async () => {
+      const run = startParent('spin', dir.path);
+      const pids = await readyPids(run, dir.path);
+      expect(pids).to.have.length(2);
+      for (const pid of pids) expect(isAlive(pid)).to.equal(true);
+      run.child.kill(signal);
+      const ended = await run.exited;
+      expect(ended.signal).to.equal(signal);
+      await expectAllGone(pids);
+    });
+  }
+
+  it('workers exit when the parent ends normally without calling shutdown()', async () => {
+    const run = startParent('idle', dir.path);
+    const pids = await readyPids(run, dir.path);
+    const ended = await run.exited;
+    expect(ended.code).to.equal(0);
+    await expectAllGone(pids);
+  });
+
+  it('spinning workers are killed when the parent calls process.exit() without shutdown()', async () => {
+    const run = startParent('exit', dir.path);
+    const pids = await readyPids(run, dir.path);
+    const ended = await run.exited;
+    expect(ended.code).to.equal(0);
+    await expectAllGone(pids);
+  });
+
+  it('a terminal Ctrl-C reaches only the parent, which cancels its tasks and shuts down cleanly', async () => {
+    // The parent leads its own process group, like a shell's foreground job;
+    // SIGINT goes to the whole group, as a terminal's Ctrl-C does.
+    const run = startParent('sigint', dir.path, true);
+    const pids = await readyPids(run, dir.path);
+    process.kill(-run.child.pid!, 'SIGINT');
+    const ended = await run.exited;
+    expect(ended.code, run.stderr()).to.equal(130);
+    expect(JSON.parse(run.stdout().split('\n').filter(Boolean).at(-1)!)).to.deep.equal([
+      'CancelledError:CancelAll',
+      'CancelledError:CancelAll',
+    ]);
+    expect(run.stderr()).to.not.match(/WorkerCrashedError|SIGINT/);
+    await expectAllGone(pids);
+  });
+});

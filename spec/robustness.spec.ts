@@ -1,0 +1,723 @@
+/**
+ * Robustness promises of ../shared/CONTRACT.md, with real worker processes:
+ * crash isolation, retries, the start-failure circuit breaker, time limits,
+ * cancelling running tasks, CancelAll and the bounded queue.
+ */
+import { join } from 'node:path';
+import { expect } from 'chai';
+import {
+  BrokenExecutorError,
+  CancelAll,
+  CancelledError,
+  ProcessPoolExecutor,
+  QueueFullError,
+  TaskTimeoutError,
+  ThreadPoolExecutor,
+  WorkerCrashedError,
+} from '../lib/index.js';
+import { filesStartingWith, tempDir, touch, waitForFile, waitUntil } from './support/handshake.js';
+import { expectNoChildren } from './support/hooks.js';
+
+/**
+ * Inline task functions are compiled in the worker, where `currentTask` and
+ * `CancelAll` are provided by name; this declares the former for the compiler.
+ */
+declare function currentTask(): { id: number; signal: AbortSignal };
+
+async function failure(promise: PromiseLike<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+/**
+ * Inline task functions are compiled in the worker, where `currentTask` and
+ * `CancelAll` are provided by name; this declares the former for the compiler.
+ */
+describe('ProcessPoolExecutor robustness', function () {
+  this.timeout(60_000);
+  let dir: { path: string; cleanup: () => void };
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => dir.cleanup());
+
+  describe('crash isolation', () => {
+    let pool: ProcessPoolExecutor;
+    before(function () {
+      // One pool serves every crash below; its workers live across tests.
+      this.keepsWorkers = true;
+      pool = new ProcessPoolExecutor({ maxWorkers: 2, shutdownGrace: 500 });
+    });
+    after(async () => {
+      await pool.shutdown();
+      await expectNoChildren();
+    });
+
+    const crashes: Array<{
+      title: string;
+      fn: () => unknown;
+      reason: string;
+      exitCode: number | null;
+      signal: string | null;
+      stderr?: RegExp;
+      cause?: RegExp;
+    }> = [
+      {
+        title: 'a non-zero process.exit()',
+        fn: () => process.exit(3),
+        reason: 'exit',
+        exitCode: 3,
+        signal: null,
+      },
+      {
+        title: 'process.exit(0) in task code',
+        fn: () => process.exit(0),
+        reason: 'exit',
+        exitCode: 0,
+        signal: null,
+      },
+      {
+        title: 'a signal',
+        fn: () => process.kill(process.pid, 'SIGKILL'),
+        reason: 'signal',
+        exitCode: null,
+        signal: 'SIGKILL',
+      },
+      {
+        title: 'process.abort()',
+        fn: () => process.abort(),
+        reason: 'abort',
+        exitCode: null,
+        signal: 'SIGABRT',
+      },
+      {
+        title: 'an exception thrown asynchronously',
+        fn: () =>
+          new Promise(() => {
+            setTimeout(() => {
+              throw new RangeError('late boom');
+            }, 1);
+          }),
+        reason: 'uncaught-exception',
+        exitCode: 1,
+        signal: null,
+        stderr: /late boom/,
+        cause: /RangeError: late boom/,
+      },
+      {
+        title: 'an unhandled rejection',
+        fn: () => {
+          void Promise.reject(new TypeError('nobody catches'));
+          return new Promise(() => {});
+        },
+        reason: 'unhandled-rejection',
+        exitCode: 1,
+        signal: null,
+        cause: /TypeError: nobody catches/,
+      },
+    ];
+
+    for (const crash of crashes) {
+      it(`fails only the crashing task with WorkerCrashedError on ${crash.title}, and replaces the worker`, async () => {
+        const sibling = pool.submit(
+          async (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            while (!fs.existsSync(`${d}/go`)) await new Promise((r) => setTimeout(r, 5));
+            return 'sibling ok';
+          },
+          [dir.path],
+        );
+        const error = (await failure(pool.submit(crash.fn))) as WorkerCrashedError;
+        touch(join(dir.path, 'go'));
+        expect(error).to.be.instanceOf(WorkerCrashedError);
+        expect(error.reason).to.equal(crash.reason);
+        expect(error.exitCode).to.equal(crash.exitCode);
+        expect(error.signal).to.equal(crash.signal);
+        expect(error.pid).to.be.a('number').and.not.equal(process.pid);
+        if (crash.stderr) expect(error.stderr).to.match(crash.stderr);
+        if (crash.cause) expect(String(error.cause)).to.match(crash.cause);
+        expect(await sibling).to.equal('sibling ok');
+        expect(await pool.submit((a: number) => a + 1, [41])).to.equal(42);
+      });
+    }
+  });
+
+  it('reports out-of-memory with its reason and the stderr tail', async () => {
+    const pool = new ProcessPoolExecutor({
+      maxWorkers: 1,
+      execArgv: ['--max-old-space-size=24'],
+    });
+    try {
+      const error = (await failure(
+        pool.submit(() => {
+          const hog: number[][] = [];
+          for (;;) hog.push(new Array(1e6).fill(1));
+        }),
+      )) as WorkerCrashedError;
+      expect(error).to.be.instanceOf(WorkerCrashedError);
+      expect(error.reason).to.equal('out-of-memory');
+      expect(error.stderr).to.match(/heap out of memory/i);
+      expect(await pool.submit(() => 'alive')).to.equal('alive');
+    } finally {
+      await pool.shutdown();
+    }
+  });
+
+  it('settles a task whose worker dies while sending a large result, and goes on', async () => {
+    const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    try {
+      const outcome = await pool
+        .submit(() => {
+          setImmediate(() => process.kill(process.pid, 'SIGKILL'));
+          return new Uint8Array(32 * 1024 * 1024).fill(7);
+        })
+        .then(
+          (value) => `value:${value.length}`,
+          (error: unknown) => (error instanceof WorkerCrashedError ? 'crashed' : String(error)),
+        );
+      expect(outcome).to.be.oneOf([`value:${32 * 1024 * 1024}`, 'crashed']);
+      expect(await pool.submit(() => 'next')).to.equal('next');
+    } finally {
+      await pool.shutdown();
+    }
+  });
+
+  it('fails a task whose worker crashes during shutdown and still shuts down', async () => {
+    const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const future = pool.submit(
+      async (d: string) => {
+        const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+        fs.writeFileSync(`${d}/started`, '');
+        while (!fs.existsSync(`${d}/go`)) await new Promise((r) => setTimeout(r, 5));
+        process.exit(7);
+      },
+      [dir.path],
+    );
+    await waitForFile(join(dir.path, 'started'));
+    const closing = pool.shutdown();
+    touch(join(dir.path, 'go'));
+    const error = (await failure(future)) as WorkerCrashedError;
+    expect(error).to.be.instanceOf(WorkerCrashedError);
+    expect(error.exitCode).to.equal(7);
+    await closing;
+    expect(pool.workerIds()).to.deep.equal([]);
+  });
+
+  describe('retries', () => {
+    it('re-runs a task whose worker crashed, up to `retries` times', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+      try {
+        const value = await pool.submit(
+          (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.appendFileSync(`${d}/attempts`, 'x');
+            if (fs.readFileSync(`${d}/attempts`, 'utf8').length < 3) process.exit(9);
+            return 'third time lucky';
+          },
+          [dir.path],
+          { retries: 2 },
+        );
+        expect(value).to.equal('third time lucky');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('fails with the last crash once the retries are used up', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, retries: 1 });
+      try {
+        const error = (await failure(
+          pool.submit(
+            (d: string) => {
+              const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+              fs.appendFileSync(`${d}/attempts`, 'x');
+              process.exit(4);
+            },
+            [dir.path],
+          ),
+        )) as WorkerCrashedError;
+        expect(error).to.be.instanceOf(WorkerCrashedError);
+        expect(error.exitCode).to.equal(4);
+        const { readText } = await import('./support/handshake.js');
+        expect(readText(join(dir.path, 'attempts'))).to.equal('xx');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('never retries a task that threw normally', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, retries: 3 });
+      try {
+        const error = await failure(
+          pool.submit(
+            (d: string) => {
+              const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+              fs.appendFileSync(`${d}/attempts`, 'x');
+              throw new SyntaxError('plain failure');
+            },
+            [dir.path],
+          ),
+        );
+        expect(error).to.be.instanceOf(SyntaxError);
+        const { readText } = await import('./support/handshake.js');
+        expect(readText(join(dir.path, 'attempts'))).to.equal('x');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+  });
+
+  describe('circuit breaker', () => {
+    it('breaks the executor after repeated start failures instead of respawning forever', async () => {
+      const pool = new ProcessPoolExecutor({
+        maxWorkers: 2,
+        initializer: (d: string) => {
+          const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+          fs.appendFileSync(`${d}/starts`, 'x');
+          throw new EvalError('bad initializer');
+        },
+        initargs: [dir.path],
+      });
+      try {
+        const errors = await Promise.all(
+          [1, 2, 3, 4].map((n) => failure(pool.submit((x: number) => x, [n]))),
+        );
+        for (const error of errors) {
+          expect(error).to.be.instanceOf(BrokenExecutorError);
+          expect((error as Error).cause).to.be.instanceOf(EvalError);
+        }
+        // A later submission fails the same way, at once.
+        expect(await failure(pool.submit(() => 1))).to.be.instanceOf(BrokenExecutorError);
+        const { readText } = await import('./support/handshake.js');
+        expect(readText(join(dir.path, 'starts')).length).to.be.at.most(4);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('breaks when the initializer crashes its worker, with the crash as the cause', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, initializer: () => process.exit(5) });
+      try {
+        const error = (await failure(pool.submit(() => 1))) as BrokenExecutorError;
+        expect(error).to.be.instanceOf(BrokenExecutorError);
+        expect(error.cause).to.be.instanceOf(WorkerCrashedError);
+        expect((error.cause as WorkerCrashedError).exitCode).to.equal(5);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('breaks when the initializer module is missing', async () => {
+      const { task } = await import('../lib/index.js');
+      const pool = new ProcessPoolExecutor({
+        maxWorkers: 1,
+        initializer: task('/nonexistent/concurrent-futures-init.mjs', 'init'),
+      });
+      try {
+        const error = (await failure(pool.submit(() => 1))) as BrokenExecutorError;
+        expect(error).to.be.instanceOf(BrokenExecutorError);
+        expect(String((error.cause as Error).message)).to.match(/concurrent-futures-init/);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+  });
+
+  describe('time limits', () => {
+    it('fails a stuck task with TaskTimeoutError, kills its worker and goes on', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 100, shutdownGrace: 200 });
+      try {
+        const stuck = pool.submit(
+          () => {
+            while (true) {}
+          },
+          [],
+          { timeout: 200 },
+        );
+        const error = (await failure(stuck)) as TaskTimeoutError;
+        expect(error).to.be.instanceOf(TaskTimeoutError);
+        expect(error.timeout).to.equal(200);
+        expect(await pool.submit(() => 'next task runs')).to.equal('next task runs');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('aborts currentTask().signal first: a task that stops in time keeps its worker', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 5_000 });
+      try {
+        const error = await failure(
+          pool.submit(
+            async (d: string) => {
+              const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+              const { signal } = currentTask();
+              await new Promise((resolve) => signal.addEventListener('abort', resolve));
+              fs.writeFileSync(`${d}/aborted`, String(signal.reason?.name));
+              return process.pid;
+            },
+            [dir.path],
+            { timeout: 100 },
+          ),
+        );
+        expect(error).to.be.instanceOf(TaskTimeoutError);
+        await waitForFile(join(dir.path, 'aborted'));
+        const { readText } = await import('./support/handshake.js');
+        expect(readText(join(dir.path, 'aborted'))).to.equal('TaskTimeoutError');
+        const before = pool.workerIds();
+        expect(await pool.submit(() => process.pid)).to.equal(before[0]);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('kills a worker that ignores SIGTERM with SIGKILL after shutdownGrace', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 50, shutdownGrace: 200 });
+      try {
+        const error = await failure(
+          pool.submit(
+            () => {
+              process.on('SIGTERM', () => {});
+              while (true) {}
+            },
+            [],
+            { timeout: 100 },
+          ),
+        );
+        expect(error).to.be.instanceOf(TaskTimeoutError);
+        expect(await pool.submit(() => 'recovered')).to.equal('recovered');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('counts running time only, not time spent in the queue', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+      try {
+        const blocker = pool.submit(
+          async (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            while (!fs.existsSync(`${d}/go`)) await new Promise((r) => setTimeout(r, 5));
+          },
+          [dir.path],
+        );
+        const quick = pool.submit(() => 'quick', [], { timeout: 1_000 });
+        // Queue time well beyond the limit of the quick task.
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        touch(join(dir.path, 'go'));
+        await blocker;
+        expect(await quick).to.equal('quick');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('applies the executor-wide taskTimeout by default', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, taskTimeout: 100, cancelGrace: 50 });
+      try {
+        expect(
+          await failure(
+            pool.submit(() => {
+              while (true) {}
+            }),
+          ),
+        ).to.be.instanceOf(TaskTimeoutError);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+  });
+
+  describe('cancelling running tasks', () => {
+    it('cancel({ running: true }) ends a running task cancelled and stops it', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 5_000 });
+      try {
+        const future = pool.submit(
+          async (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/started`, '');
+            const { signal } = currentTask();
+            await new Promise((resolve) => signal.addEventListener('abort', resolve));
+            fs.writeFileSync(`${d}/aborted`, String(signal.reason?.name));
+          },
+          [dir.path],
+        );
+        await waitForFile(join(dir.path, 'started'));
+        expect(future.cancel()).to.equal(false);
+        expect(future.running()).to.equal(true);
+        expect(future.cancel({ running: true })).to.equal(true);
+        expect(future.cancelled()).to.equal(true);
+        expect(await failure(future)).to.be.instanceOf(CancelledError);
+        await waitForFile(join(dir.path, 'aborted'));
+        expect(await pool.submit(() => 'after')).to.equal('after');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('kills a cancelled task that ignores its signal after cancelGrace', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 100, shutdownGrace: 200 });
+      try {
+        const future = pool.submit(
+          (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/started`, String(process.pid));
+            while (true) {}
+          },
+          [dir.path],
+        );
+        await waitForFile(join(dir.path, 'started'));
+        const [pid] = pool.workerIds();
+        expect(future.cancel({ running: true })).to.equal(true);
+        await waitUntil(() => !pool.workerIds().includes(pid!), 'the stuck worker to be killed');
+        expect(await pool.submit(() => 'fresh worker')).to.equal('fresh worker');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('an AbortSignal cancels a pending task before it starts and a running one', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 100, shutdownGrace: 200 });
+      try {
+        const running = new AbortController();
+        const pending = new AbortController();
+        const first = pool.submit(
+          (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/first`, '');
+            while (true) {}
+          },
+          [dir.path],
+          { signal: running.signal },
+        );
+        const second = pool.submit(
+          (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/second`, '');
+          },
+          [dir.path],
+          { signal: pending.signal },
+        );
+        await waitForFile(join(dir.path, 'first'));
+        pending.abort(new Error('not needed'));
+        expect(second.cancelled()).to.equal(true);
+        running.abort(new Error('stop it'));
+        expect(first.cancelled()).to.equal(true);
+        const error = (await failure(first)) as CancelledError;
+        expect(error).to.be.instanceOf(CancelledError);
+        expect((error.cause as Error).message).to.equal('stop it');
+        expect(await pool.submit(() => 'ok')).to.equal('ok');
+        expect(filesStartingWith(dir.path, 'second')).to.deep.equal([]);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+  });
+
+  describe('CancelAll', () => {
+    it('cancels every sibling: pending ones never start, running ones are aborted', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 2, cancelGrace: 2_000 });
+      try {
+        const finder = pool.submit(
+          async (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/started-finder`, '');
+            while (!fs.existsSync(`${d}/go`)) await new Promise((r) => setTimeout(r, 5));
+            throw new CancelAll('found it');
+          },
+          [dir.path],
+        );
+        const runner = pool.submit(
+          async (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/started-runner`, '');
+            const { signal } = currentTask();
+            await new Promise((resolve) => signal.addEventListener('abort', resolve));
+            fs.writeFileSync(`${d}/aborted-runner`, '');
+          },
+          [dir.path],
+        );
+        const pending = [1, 2, 3, 4].map((n) =>
+          pool.submit(
+            (d: string, i: number) => {
+              const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+              fs.writeFileSync(`${d}/started-pending-${i}`, '');
+            },
+            [dir.path, n],
+          ),
+        );
+        await waitForFile(join(dir.path, 'started-finder'));
+        await waitForFile(join(dir.path, 'started-runner'));
+        touch(join(dir.path, 'go'));
+
+        const thrown = (await failure(finder)) as CancelAll;
+        expect(thrown).to.be.instanceOf(CancelAll);
+        expect(thrown.reason).to.equal('found it');
+        for (const sibling of [runner, ...pending]) {
+          const error = (await failure(sibling)) as CancelledError;
+          expect(error).to.be.instanceOf(CancelledError);
+          expect(error.cause).to.be.instanceOf(CancelAll);
+          expect(sibling.cancelled()).to.equal(true);
+        }
+        await waitForFile(join(dir.path, 'aborted-runner'));
+        expect(filesStartingWith(dir.path, 'started-pending')).to.deep.equal([]);
+        // The executor stays usable.
+        expect(await pool.submit((x: number) => x * 2, [21])).to.equal(42);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('stops a map when one item throws CancelAll', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 2 });
+      try {
+        const error = await failure(
+          pool.map(
+            (n: number) => {
+              if (n === 3) throw new CancelAll(`stopped at ${n}`);
+              return n;
+            },
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            { chunksize: 1 },
+          ),
+        );
+        const cancelAll = error instanceof CancelAll ? error : (error as Error).cause;
+        expect(cancelAll).to.be.instanceOf(CancelAll);
+        expect(await pool.submit(() => 'still usable')).to.equal('still usable');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('the parent can cancel everything with executor.cancelAll()', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 100, shutdownGrace: 200 });
+      try {
+        const running = pool.submit(
+          (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/started`, '');
+            while (true) {}
+          },
+          [dir.path],
+        );
+        const queued = pool.submit(() => 'never');
+        await waitForFile(join(dir.path, 'started'));
+        expect(pool.cancelAll('enough')).to.equal(2);
+        for (const future of [running, queued]) {
+          const error = (await failure(future)) as CancelledError;
+          expect(error).to.be.instanceOf(CancelledError);
+          expect(error.cause).to.be.instanceOf(CancelAll);
+          expect((error.cause as CancelAll).reason).to.equal('enough');
+        }
+        expect(await pool.submit(() => 'usable')).to.equal('usable');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+  });
+
+  describe('bounded queue', () => {
+    it('fails a submit beyond maxQueued at once with QueueFullError', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, maxQueued: 2 });
+      try {
+        const blocker = pool.submit(
+          async (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/started`, '');
+            while (!fs.existsSync(`${d}/go`)) await new Promise((r) => setTimeout(r, 5));
+            return 'blocker';
+          },
+          [dir.path],
+        );
+        await waitForFile(join(dir.path, 'started'));
+        const queued = [pool.submit(() => 1), pool.submit(() => 2)];
+        const overflow = pool.submit(() => 3);
+        expect(overflow.done()).to.equal(true);
+        const error = (await failure(overflow)) as QueueFullError;
+        expect(error).to.be.instanceOf(QueueFullError);
+        expect(error.code).to.equal('ERR_QUEUE_FULL');
+        expect(error.message).to.match(/maxQueued/);
+        const room = pool.whenQueueBelow();
+        touch(join(dir.path, 'go'));
+        await room;
+        expect(await blocker).to.equal('blocker');
+        expect(await Promise.all(queued)).to.deep.equal([1, 2]);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('map never exceeds maxQueued: it waits for room instead of failing', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, maxQueued: 1 });
+      try {
+        const values = await pool.map((n: number) => n * 3, [1, 2, 3, 4, 5, 6, 7, 8], {
+          buffersize: 8,
+        });
+        expect(values).to.deep.equal([3, 6, 9, 12, 15, 18, 21, 24]);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+  });
+});
+
+describe('ThreadPoolExecutor robustness', function () {
+  this.timeout(60_000);
+
+  it('fails only the task whose thread exits, and replaces the thread', async () => {
+    const pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    try {
+      const error = (await failure(pool.submit(() => process.exit(3)))) as WorkerCrashedError;
+      expect(error).to.be.instanceOf(WorkerCrashedError);
+      expect(error.exitCode).to.equal(3);
+      expect(await pool.submit(() => 'next')).to.equal('next');
+    } finally {
+      await pool.shutdown();
+    }
+  });
+
+  it('reports an exception escaping task code asynchronously as a crash with its cause', async () => {
+    const pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    try {
+      const error = (await failure(
+        pool.submit(
+          () =>
+            new Promise(() => {
+              setTimeout(() => {
+                throw new URIError('thread boom');
+              }, 1);
+            }),
+        ),
+      )) as WorkerCrashedError;
+      expect(error).to.be.instanceOf(WorkerCrashedError);
+      expect(error.reason).to.equal('uncaught-exception');
+      expect(String(error.cause)).to.match(/thread boom/);
+      expect(await pool.submit(() => 'next')).to.equal('next');
+    } finally {
+      await pool.shutdown();
+    }
+  });
+
+  it('stops a stuck thread at its time limit and goes on', async () => {
+    const pool = new ThreadPoolExecutor({ maxWorkers: 1, cancelGrace: 50 });
+    try {
+      expect(
+        await failure(
+          pool.submit(
+            () => {
+              while (true) {}
+            },
+            [],
+            { timeout: 100 },
+          ),
+        ),
+      ).to.be.instanceOf(TaskTimeoutError);
+      expect(await pool.submit(() => 'next')).to.equal('next');
+    } finally {
+      await pool.shutdown();
+    }
+  });
+});
