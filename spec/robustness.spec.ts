@@ -207,6 +207,24 @@ describe('ProcessPoolExecutor robustness', function () {
     expect(pool.workerIds()).to.deep.equal([]);
   });
 
+  it('kills processes started by task code together with their worker (process group)', async () => {
+    const { isAlive } = await import('./support/handshake.js');
+    const pool = new ProcessPoolExecutor({ maxWorkers: 1, shutdownGrace: 300 });
+    let grandchild = 0;
+    try {
+      grandchild = await pool.submit(() => {
+        const cp = process.getBuiltinModule(
+          'node:child_process',
+        ) as typeof import('node:child_process');
+        return cp.spawn('sleep', ['1000'], { stdio: 'ignore' }).pid ?? 0;
+      });
+      expect(isAlive(grandchild)).to.equal(true);
+    } finally {
+      await pool.shutdown();
+    }
+    await waitUntil(() => !isAlive(grandchild), `grandchild ${grandchild} to be killed`);
+  });
+
   describe('retries', () => {
     it('re-runs a task whose worker crashed, up to `retries` times', async () => {
       const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
