@@ -50,6 +50,8 @@ export interface CancelOptions {
 export interface RunningCanceller {
   /** Stops the running task behind `token`; returns `true` if it will be stopped. */
   cancelRunning(token: unknown, cause: unknown): boolean;
+  /** The pending future behind `token` was cancelled (it may already sit in a worker's line). */
+  pendingCancelled(token: unknown): void;
 }
 
 /** A function called with the future once it is done. */
@@ -263,11 +265,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
   _cancel(cause: unknown): boolean {
     if (this.#state === CANCELLED) return true;
     if (this.#state !== PENDING) return false;
+    this.#owner?.pendingCancelled(this.#token);
+    this.#becomeCancelled(cause);
+    return true;
+  }
+
+  #becomeCancelled(cause: unknown): void {
     this.#state = CANCELLED;
     this.#cancelCause = cause;
     if (this.#deferred !== undefined) this.#deferred.reject(this.#cancelledError());
     this.#complete();
-    return true;
   }
 
   /**
@@ -279,9 +286,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this.#state !== RUNNING) {
       throw new InvalidStateError(`expected a running future, got ${this}`);
     }
-    this.#state = PENDING;
-    this._cancel(cause);
     this.#notified = true;
+    this.#becomeCancelled(cause);
   }
 
   /** Lets `cancel({ running: true })` reach the executor. @internal */

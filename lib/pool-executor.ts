@@ -262,6 +262,11 @@ export abstract class PoolExecutor extends ExecutorBase {
     return this.#pool.counts();
   }
 
+  /** @internal */
+  _debug(): unknown {
+    return this.#pool._debug();
+  }
+
   /** Process ids (ThreadPoolExecutor: thread ids) of the live workers. */
   workerIds(): number[] {
     return this.#pool.workerIds();

@@ -29,10 +29,13 @@ import type { ChunkOutcome } from '../map.js';
 import { decodeError } from './error-codec.js';
 import type { FnInfo } from './functions.js';
 import {
-  type DoneMessage,
+  type ChunkMessage,
   type EncodedChunkOutcome,
   type FnRef,
+  type Outcome,
   PROTOCOL_TAG,
+  RESULTS_FLUSH_COUNT,
+  type RunMessage,
   type WorkerMessage,
 } from './protocol.js';
 import type { ExitInfo, SpawnOptions, Transport, WorkerHandle } from './transport.js';
@@ -43,6 +46,18 @@ import type { ExitInfo, SpawnOptions, Transport, WorkerHandle } from './transpor
  * Low, so a broken setup fails fast instead of respawning in a loop.
  */
 export const MAX_START_FAILURES = 3;
+
+/**
+ * Pipelining: how much work (ms) the engine aims to keep queued inside each
+ * worker, so that a worker never idles waiting for the parent. The number of
+ * tasks that makes is the worker's depth, adapted to the measured time per
+ * task and bounded by MAX_DEPTH. Long tasks get a depth of 1 (no task waits
+ * behind another in a worker while a sibling worker is idle); tiny tasks
+ * travel by the hundred per message. A task sent ahead this way stays
+ * pending (cancellable) until it reaches the head of its worker's line.
+ */
+const TARGET_QUEUED_MS = 4;
+const MAX_DEPTH = 256;
 
 /** Engine settings, validated by the executor facades. */
 export interface EngineOptions {
@@ -87,6 +102,16 @@ interface Task {
   retriesLeft: number;
   worker: Slot | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Armed when the task was told to stop: kills the worker if it has not stopped after `cancelGrace`. */
+  stopTimer: NodeJS.Timeout | undefined;
+  /**
+   * The task was in flight on a worker that crashed while it held several
+   * unreported tasks: outcomes travel in batches, so any of the first ones
+   * may have been running. It runs again with its outcome reported alone and
+   * at once (`f` in the protocol), so that a second crash is pinned on the
+   * right task. A task that had finished before the crash runs twice.
+   */
+  suspect: boolean;
 }
 
 interface Slot {
@@ -97,6 +122,12 @@ interface Slot {
   readonly tasks: Task[];
   readonly knownFns: Set<number>;
   completed: number;
+  /** How many tasks may be in flight to this worker (adaptive). */
+  depth: number;
+  /** Moving average of the time per task, ms (0: not measured yet). */
+  avgTaskMs: number;
+  /** When the task at the head of `tasks` started, as far as the parent knows. */
+  headSince: number;
   idleTimer: NodeJS.Timeout | undefined;
   killTimer: NodeJS.Timeout | undefined;
   /** Set when the engine itself kills the worker (time limit, cancellation, init failure). */
@@ -172,6 +203,8 @@ export class Pool implements RunningCanceller {
       retriesLeft: settings.retries ?? this.#o.retries,
       worker: undefined,
       timer: undefined,
+      stopTimer: undefined,
+      suspect: false,
     };
     if (signal !== undefined) {
       task.onAbort = () => this.#abort(task, signal.reason);
@@ -191,6 +224,14 @@ export class Pool implements RunningCanceller {
     this.#release(task);
     this.#stopInWorker(task, 'cancel');
     return true;
+  }
+
+  /** A pending task was cancelled: if it already sits in a worker's line, have it skipped. */
+  pendingCancelled(token: unknown): void {
+    const task = token as Task;
+    // It waits in the worker's line: the worker skips it when it gets there.
+    // (No kill timer: the task ahead of it may rightly take long.)
+    task.worker?.handle.send({ cf: PROTOCOL_TAG, k: 'cancel', id: task.id, why: 'cancel' });
   }
 
   /**
@@ -261,20 +302,32 @@ export class Pool implements RunningCanceller {
     let busy = 0;
     let starting = 0;
     let running = 0;
+    // Tasks sent ahead to a worker but not started count as queued.
+    let queued = this.#queuedCount();
     for (const slot of this.#workers) {
       if (slot.state === 'starting') starting++;
       else if (slot.tasks.length > 0) busy++;
       else if (slot.state === 'ready') idle++;
-      running += slot.tasks.filter((task) => !task.future.done()).length;
+      for (const task of slot.tasks) {
+        if (task.future.running()) running++;
+        else if (!task.future.done()) queued++;
+      }
     }
-    return {
-      workers: this.#workers.size,
-      idle,
-      busy,
-      starting,
-      queued: this.#queuedCount(),
-      running,
-    };
+    return { workers: this.#workers.size, idle, busy, starting, queued, running };
+  }
+
+  /** A readable dump of the workers and their in-flight tasks, for debugging. @internal */
+  _debug(): unknown {
+    return [...this.#workers].map((slot) => ({
+      pid: slot.handle.pid,
+      state: slot.state,
+      depth: slot.depth,
+      killTimer: slot.killTimer !== undefined,
+      killReason: slot.killReason,
+      tasks: slot.tasks.map(
+        (t) => `${t.id}:${t.future.state}${t.suspect ? ':s' : ''}${t.timer ? ':clock' : ''}`,
+      ),
+    }));
   }
 
   /** Process ids (thread ids) of the live workers. */
@@ -300,24 +353,20 @@ export class Pool implements RunningCanceller {
     if (this.#broken !== undefined) {
       this.#failQueue();
     } else {
-      while (this.#queueHead < this.#queue.length) {
-        const slot = this.#idleSlot();
-        if (slot === undefined) break;
-        const task = this.#queue[this.#queueHead++]!;
-        this.#dispatch(slot, task);
+      for (const slot of this.#workers) {
+        if (this.#queueHead >= this.#queue.length) break;
+        if (slot.state !== 'ready') continue;
+        const room = Math.min(
+          slot.depth - slot.tasks.length,
+          this.#o.maxTasksPerWorker - slot.completed - slot.tasks.length,
+        );
+        if (room > 0) this.#dispatch(slot, room);
       }
       this.#compactQueue();
       this.#spawnAsNeeded();
     }
     this.#notifyRoom();
     this.#maybeFinishShutdown();
-  }
-
-  #idleSlot(): Slot | undefined {
-    for (const slot of this.#workers) {
-      if (slot.state === 'ready' && slot.tasks.length === 0) return slot;
-    }
-    return undefined;
   }
 
   #spawnAsNeeded(): void {
@@ -329,43 +378,94 @@ export class Pool implements RunningCanceller {
       if (slot.state === 'starting') starting++;
     }
     const waiting = this.#queuedCount();
-    while (active < this.#o.maxWorkers && waiting > starting) {
+    while (active < this.#o.maxWorkers && waiting > starting && this.#broken === undefined) {
       this.#spawn();
       active++;
       starting++;
     }
-    while (!this.#closing && active < this.#o.minWorkers) {
+    while (!this.#closing && active < this.#o.minWorkers && this.#broken === undefined) {
       this.#spawn();
       active++;
     }
   }
 
-  #dispatch(slot: Slot, task: Task): void {
-    // A retried task is still running from its first attempt.
-    if (task.future.done() || (!task.future.running() && !task.future.setRunningOrNotifyCancel())) {
-      this.#release(task);
-      return;
+  /** Sends up to `room` queued tasks to `slot` in one message. */
+  #dispatch(slot: Slot, room: number): void {
+    const batch: Task[] = [];
+    while (batch.length < room && this.#queueHead < this.#queue.length) {
+      const task = this.#queue[this.#queueHead]!;
+      this.#queueHead++;
+      if (task.future.done()) this.#release(task);
+      else batch.push(task);
     }
-    const known = slot.knownFns.has(task.fn.id);
-    const fn: FnRef = known ? { id: task.fn.id } : { ...task.fn };
+    if (batch.length === 0) return;
+    const messages: Array<RunMessage | ChunkMessage> = [];
+    const newFns: number[] = [];
+    for (const task of batch) {
+      let fn: FnRef;
+      if (slot.knownFns.has(task.fn.id) || newFns.includes(task.fn.id)) {
+        fn = { id: task.fn.id };
+      } else {
+        fn = { ...task.fn };
+        newFns.push(task.fn.id);
+      }
+      messages.push(taskMessage(task, fn));
+    }
     try {
-      slot.handle.send(
-        task.kind === 'run'
-          ? { cf: PROTOCOL_TAG, k: 'run', id: task.id, fn, args: task.payload }
-          : { cf: PROTOCOL_TAG, k: 'chunk', id: task.id, fn, items: task.payload },
-      );
-    } catch (error) {
-      this.#release(task);
-      task.future.setException(uncloneableError(task, error));
+      slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: messages });
+    } catch {
+      // Something in the batch cannot be cloned: send one by one to fail only that task.
+      this.#dispatchOneByOne(slot, batch);
       return;
     }
-    if (!known) slot.knownFns.add(task.fn.id);
+    for (const id of newFns) slot.knownFns.add(id);
+    for (const task of batch) this.#accept(slot, task);
+  }
+
+  #dispatchOneByOne(slot: Slot, batch: Task[]): void {
+    for (const task of batch) {
+      const known = slot.knownFns.has(task.fn.id);
+      const fn: FnRef = known ? { id: task.fn.id } : { ...task.fn };
+      try {
+        slot.handle.send({
+          cf: PROTOCOL_TAG,
+          k: 'batch',
+          tasks: [taskMessage(task, fn)],
+        });
+      } catch (error) {
+        this.#release(task);
+        if (task.future.running() || task.future.setRunningOrNotifyCancel()) {
+          task.future.setException(uncloneableError(task, error));
+        }
+        continue;
+      }
+      if (!known) slot.knownFns.add(task.fn.id);
+      this.#accept(slot, task);
+    }
+  }
+
+  /** Records that `task` was sent to `slot`. */
+  #accept(slot: Slot, task: Task): void {
     task.worker = slot;
     slot.tasks.push(task);
     clearTimeout(slot.idleTimer);
     slot.idleTimer = undefined;
     this.#ref(slot, true);
-    if (slot.tasks.length === 1) this.#startClock(task);
+    if (slot.tasks.length === 1) this.#startHead(slot, performance.now());
+  }
+
+  /**
+   * The task at the head of the worker's line is the one it runs now: mark
+   * its future running and start its time limit.
+   */
+  #startHead(slot: Slot, now: number): void {
+    slot.headSince = now;
+    const task = slot.tasks[0];
+    if (task === undefined) return;
+    // A retried task is still running from its first attempt; a cancelled
+    // one is skipped by the worker and its outcome ignored.
+    if (task.future.state === 'pending') task.future.setRunningOrNotifyCancel();
+    if (task.future.running()) this.#startClock(task);
   }
 
   #startClock(task: Task): void {
@@ -392,17 +492,18 @@ export class Pool implements RunningCanceller {
   }
 
   /**
-   * Asks the worker to abort a task whose future is already settled; if the
-   * task is still running after `cancelGrace`, the worker is killed.
+   * Asks the worker to abort (or skip) a task whose future is settled; if no
+   * outcome for it came back after `cancelGrace`, the worker is killed.
    */
   #stopInWorker(task: Task, why: 'timeout' | 'cancel'): void {
     const slot = task.worker;
-    if (slot === undefined) return;
+    if (slot === undefined || task.stopTimer !== undefined) return;
     slot.handle.send({ cf: PROTOCOL_TAG, k: 'cancel', id: task.id, why });
-    if (slot.tasks[0] !== task || slot.killTimer !== undefined) return;
-    slot.killTimer = setTimeout(() => {
-      slot.killTimer = undefined;
-      if (slot.tasks.includes(task)) this.#kill(slot, why === 'timeout' ? 'timeout' : 'cancelled');
+    task.stopTimer = setTimeout(() => {
+      task.stopTimer = undefined;
+      if (task.worker === slot && slot.tasks.includes(task)) {
+        this.#kill(slot, why === 'timeout' ? 'timeout' : 'cancelled');
+      }
     }, this.#o.cancelGrace);
   }
 
@@ -423,20 +524,32 @@ export class Pool implements RunningCanceller {
 
   #spawn(): void {
     let slot: Slot | undefined;
-    const handle = this.#o.transport.spawn(this.#o.spawn, {
-      message: (message) => {
-        if (slot !== undefined) this.#onMessage(slot, message);
-      },
-      exit: (info) => {
-        if (slot !== undefined) this.#onExit(slot, info);
-      },
-    });
+    let handle: WorkerHandle;
+    try {
+      handle = this.#o.transport.spawn(this.#o.spawn, {
+        message: (message) => {
+          if (slot !== undefined) this.#onMessage(slot, message);
+        },
+        exit: (info) => {
+          if (slot !== undefined) this.#onExit(slot, info);
+        },
+      });
+    } catch (error) {
+      // A synchronous spawn failure (e.g. execArgv a worker thread refuses)
+      // will not go away by retrying: the executor is broken at once.
+      this.#broken = { cause: error };
+      this.#schedulePump();
+      return;
+    }
     slot = {
       handle,
       state: 'starting',
       tasks: [],
       knownFns: new Set(),
       completed: 0,
+      depth: 1,
+      avgTaskMs: 0,
+      headSince: 0,
       idleTimer: undefined,
       killTimer: undefined,
       killReason: undefined,
@@ -466,8 +579,8 @@ export class Pool implements RunningCanceller {
         slot.startError = decodeError(message.error);
         this.#kill(slot, 'initializer-failed');
         return;
-      case 'done':
-        this.#onDone(slot, message);
+      case 'results':
+        this.#onResults(slot, message.done);
         return;
       case 'fatal':
         slot.fatal = { origin: message.origin, error: decodeError(message.error) };
@@ -475,19 +588,31 @@ export class Pool implements RunningCanceller {
     }
   }
 
-  #onDone(slot: Slot, message: DoneMessage): void {
-    const index = slot.tasks.findIndex((task) => task.id === message.id);
-    if (index < 0) return;
-    const [task] = slot.tasks.splice(index, 1) as [Task];
-    slot.completed++;
-    if (index === 0 && slot.killTimer !== undefined && slot.state !== 'retiring') {
-      clearTimeout(slot.killTimer);
-      slot.killTimer = undefined;
+  #onResults(slot: Slot, done: Outcome[]): void {
+    const now = performance.now();
+    let headDone = false;
+    for (const outcome of done) {
+      const index =
+        slot.tasks[0]?.id === outcome.id
+          ? 0
+          : slot.tasks.findIndex((task) => task.id === outcome.id);
+      if (index < 0) continue;
+      const [task] = slot.tasks.splice(index, 1) as [Task];
+      if (index === 0) headDone = true;
+      clearTimeout(task.stopTimer);
+      task.stopTimer = undefined;
+      slot.completed++;
+      this.#release(task);
+      if (!task.future.done()) {
+        // Outcomes of tasks behind the head arrive with it: they ran too.
+        if (task.future.state === 'pending') task.future.setRunningOrNotifyCancel();
+        this.#settle(task, outcome);
+      }
     }
-    this.#release(task);
-    if (!task.future.done()) this.#settle(task, message);
-    const next = slot.tasks[0];
-    if (next !== undefined && index === 0) this.#startClock(next);
+    if (headDone) {
+      this.#adaptDepth(slot, done.length, now);
+      this.#startHead(slot, now);
+    }
     if (slot.state === 'ready' && slot.completed >= this.#o.maxTasksPerWorker) {
       this.#retire(slot);
     }
@@ -495,7 +620,15 @@ export class Pool implements RunningCanceller {
     this.#pump();
   }
 
-  #settle(task: Task, message: DoneMessage): void {
+  /** Updates the worker's time per task and, from it, how many tasks it may hold. */
+  #adaptDepth(slot: Slot, finished: number, now: number): void {
+    const perTask = (now - slot.headSince) / Math.max(1, finished);
+    slot.avgTaskMs = slot.avgTaskMs === 0 ? perTask : slot.avgTaskMs * 0.7 + perTask * 0.3;
+    const depth = Math.floor(TARGET_QUEUED_MS / Math.max(slot.avgTaskMs, 1e-3));
+    slot.depth = Math.max(1, Math.min(MAX_DEPTH, depth));
+  }
+
+  #settle(task: Task, message: Outcome): void {
     if (!message.ok) {
       const error = decodeError(message.error!);
       task.future.setException(error);
@@ -525,20 +658,39 @@ export class Pool implements RunningCanceller {
       }
     }
     const tasks = slot.tasks.splice(0);
-    tasks.forEach((task, position) => {
-      if (task.future.done()) {
-        this.#release(task);
-      } else if (position > 0) {
-        // Sent but never started: run it elsewhere, it costs no retry.
-        this.#requeueFront(task);
-      } else if (task.retriesLeft > 0) {
-        task.retriesLeft--;
-        this.#requeueFront(task);
+    const live: Task[] = [];
+    for (const task of tasks) {
+      clearTimeout(task.stopTimer);
+      task.stopTimer = undefined;
+      if (task.future.done()) this.#release(task);
+      else live.push(task);
+    }
+    // Which task was running? The first unreported one, unless outcomes
+    // before it were still waiting in the worker's batch: then any of the
+    // first RESULTS_FLUSH_COUNT + 1 may be the culprit. The engine's own
+    // kills (time limit, cancellation) settled their task already, and every
+    // live task behind it never started.
+    const killedByUs = slot.killReason !== undefined;
+    const certain = killedByUs || live.length <= 1 || live[0]!.suspect;
+    // Back to front, so that requeued tasks keep their order at the queue's head.
+    for (let position = live.length - 1; position >= 0; position--) {
+      const task = live[position]!;
+      if (position === 0 && certain && !killedByUs) {
+        if (task.retriesLeft > 0) {
+          task.retriesLeft--;
+          task.suspect = false;
+          this.#requeueFront(task);
+        } else {
+          this.#release(task);
+          task.future.setException(crashError(slot, info, task));
+        }
       } else {
-        this.#release(task);
-        task.future.setException(crashError(slot, info, task));
+        // Never started (or finished with its outcome lost): run it elsewhere,
+        // at no cost to its retries.
+        if (!certain && position <= RESULTS_FLUSH_COUNT) task.suspect = true;
+        this.#requeueFront(task);
       }
-    });
+    }
     this.#schedulePump();
   }
 
@@ -557,7 +709,11 @@ export class Pool implements RunningCanceller {
     if (active > this.#o.minWorkers && Number.isFinite(this.#o.idleTimeout)) {
       slot.idleTimer = setTimeout(() => {
         slot.idleTimer = undefined;
-        if (slot.state === 'ready' && slot.tasks.length === 0) this.#retire(slot);
+        if (slot.state !== 'ready' || slot.tasks.length > 0) return;
+        // Other idle workers may have been retired meanwhile: keep minWorkers.
+        let still = 0;
+        for (const other of this.#workers) if (other.state !== 'retiring') still++;
+        if (still > this.#o.minWorkers) this.#retire(slot);
       }, this.#o.idleTimeout);
       slot.idleTimer.unref();
     }
@@ -654,6 +810,16 @@ export class Pool implements RunningCanceller {
     }
     if (this.#workers.size === 0) this.#shutdown?.resolve();
   }
+}
+
+function taskMessage(task: Task, fn: FnRef): RunMessage | ChunkMessage {
+  const message: RunMessage | ChunkMessage =
+    task.kind === 'run'
+      ? { k: 'run', id: task.id, fn, args: task.payload }
+      : { k: 'chunk', id: task.id, fn, items: task.payload };
+  if (task.timeout !== undefined) message.t = 1;
+  if (task.suspect) message.f = 1;
+  return message;
 }
 
 function crashError(slot: Slot, info: ExitInfo, task: Task | undefined): WorkerCrashedError {

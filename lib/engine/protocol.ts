@@ -13,16 +13,24 @@
  *   ──────                                   ──────
  *   init {initializer?}         ───────────>  runs the initializer once
  *                               <───────────  ready {pid} | initFailed {error}
- *   run {id, fn, args}          ───────────>  fn(...args)
- *   chunk {id, fn, items}       ───────────>  fn(item) for each item, in order
- *   cancel {id}                 ───────────>  aborts currentTask().signal
- *                               <───────────  done {id, ok, value | error}
+ *   batch {tasks: [run | chunk]} ───────────>  runs them one at a time, in order:
+ *                                                run: fn(...args); chunk: fn(item) per item
+ *   cancel {id}                 ───────────>  aborts currentTask().signal, or skips the
+ *                                             task if it has not started
+ *                               <───────────  results {done: [{id, ok, value | error}]}
  *                               <───────────  fatal {origin, error}  (then it dies)
  *   exit                        ───────────>  exits with code 0
  *
- * A worker runs one task at a time, in the order received; the parent may
- * send the next tasks before the current one finished (pipelining), so a
- * task's running time starts when the previous task's `done` arrives.
+ * Batching is what makes tiny tasks cheap: the parent sends every queued task
+ * a worker has room for in one message, and the worker returns the outcomes
+ * of all tasks it finished in one go: when its queue runs dry, before it
+ * waits on an async task, every RESULTS_FLUSH_COUNT results or
+ * RESULTS_FLUSH_MS, and before it starts a task that may take long (a
+ * function it has not timed yet, one whose runs took over LONG_TASK_MS, or a
+ * task with a time limit), so that finished work is never held back behind
+ * a long task and the parent always knows which task is running. A worker
+ * runs one task at a time, in the order received, so a task's running time
+ * starts when the outcome of the task before it arrives.
  */
 import type { EncodedError } from './error-codec.js';
 
@@ -54,20 +62,35 @@ export interface InitMessage {
   watchParent?: boolean;
 }
 
+/** Call `fn(...args)`. Not enveloped: it travels inside a BatchMessage. */
 export interface RunMessage {
-  cf: typeof PROTOCOL_TAG;
   k: 'run';
   id: number;
   fn: FnRef;
   args: unknown[];
+  /** Set for a task with a time limit: report finished tasks before starting it. */
+  t?: 1;
+  /** Report finished tasks before starting this one, and its outcome alone, at once. */
+  f?: 1;
 }
 
+/** Call `fn(item)` for each item, in order. Travels inside a BatchMessage. */
 export interface ChunkMessage {
-  cf: typeof PROTOCOL_TAG;
   k: 'chunk';
   id: number;
   fn: FnRef;
   items: unknown[];
+  /** Set for a task with a time limit: report finished tasks before starting it. */
+  t?: 1;
+  /** Report finished tasks before starting this one, and its outcome alone, at once. */
+  f?: 1;
+}
+
+/** One or more tasks for a worker, in the order it must run them. */
+export interface BatchMessage {
+  cf: typeof PROTOCOL_TAG;
+  k: 'batch';
+  tasks: Array<RunMessage | ChunkMessage>;
 }
 
 export interface CancelMessage {
@@ -84,7 +107,7 @@ export interface ExitMessage {
 }
 
 /** Parent to worker. */
-export type ParentMessage = InitMessage | RunMessage | ChunkMessage | CancelMessage | ExitMessage;
+export type ParentMessage = InitMessage | BatchMessage | CancelMessage | ExitMessage;
 
 export interface ReadyMessage {
   cf: typeof PROTOCOL_TAG;
@@ -105,9 +128,8 @@ export interface EncodedChunkOutcome {
   error?: EncodedError;
 }
 
-export interface DoneMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'done';
+/** The outcome of one task. */
+export interface Outcome {
   id: number;
   ok: boolean;
   /** The value (`ok`), or for a chunk its EncodedChunkOutcome. */
@@ -115,6 +137,19 @@ export interface DoneMessage {
   /** The thrown value, encoded (`!ok`). */
   error?: EncodedError;
 }
+
+/** Outcomes of tasks the worker finished, in the order it ran them. */
+export interface ResultsMessage {
+  cf: typeof PROTOCOL_TAG;
+  k: 'results';
+  done: Outcome[];
+}
+
+/** Results are flushed at least this often while a worker works through a long batch. */
+export const RESULTS_FLUSH_COUNT = 64;
+export const RESULTS_FLUSH_MS = 2;
+/** A function whose runs average more than this (ms) is treated as long. */
+export const LONG_TASK_MS = 0.5;
 
 /**
  * Sent by a child process just before it dies of an error that escaped task
@@ -129,7 +164,7 @@ export interface FatalMessage {
 }
 
 /** Worker to parent. */
-export type WorkerMessage = ReadyMessage | InitFailedMessage | DoneMessage | FatalMessage;
+export type WorkerMessage = ReadyMessage | InitFailedMessage | ResultsMessage | FatalMessage;
 
 /** `true` for a message carrying the pool's envelope tag. */
 export function isPoolMessage(message: unknown): message is { cf: string; k: string } {

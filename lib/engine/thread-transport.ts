@@ -52,17 +52,16 @@ class ThreadWorker implements WorkerHandle {
 export const threadTransport: Transport = {
   kind: 'thread',
   spawn(options: SpawnOptions, events: WorkerEvents): WorkerHandle {
+    // The thread's stdout/stderr go straight to the process's own (Node's
+    // default). Capturing them with `stderr: true` would keep a MessagePort
+    // referenced and an idle pool would hold the program open; a crashing
+    // thread's error arrives as a message or 'error' event instead.
     const worker = new Worker(ENTRY, {
       env: options.env ?? process.env,
       ...(options.execArgv === undefined ? {} : { execArgv: options.execArgv }),
-      stderr: true,
     });
     const tail = new TailBuffer();
     let uncaught: Error | undefined;
-    worker.stderr.on('data', (chunk: Buffer) => {
-      tail.push(chunk);
-      process.stderr.write(chunk);
-    });
     worker.on('message', (message: unknown) => {
       if (isPoolMessage(message)) events.message(message as WorkerMessage);
     });

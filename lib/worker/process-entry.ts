@@ -36,6 +36,14 @@ const runtime = new WorkerRuntime({
 });
 
 process.on('message', (message) => runtime.receive(message));
+
+// Finished outcomes may be waiting to go out in a batch: send them before
+// task code ends the process, or they would be lost and re-run.
+const exit = process.exit.bind(process);
+process.exit = ((code?: number | string | null) => {
+  runtime.flush();
+  return exit(code as number | undefined);
+}) as typeof process.exit;
 // The parent went away (exit, crash, kill): nobody is left to take results.
 process.on('disconnect', () => process.exit(0));
 
@@ -51,9 +59,10 @@ process.on('uncaughtException', (error, origin) => {
   } catch {
     // stderr is gone; the parent still gets the message below.
   }
-  const die = (): never => process.exit(1);
+  const die = (): never => exit(1);
   setTimeout(die, 1000);
   try {
+    runtime.flush();
     send({ cf: PROTOCOL_TAG, k: 'fatal', origin, error: encodeError(error) }, undefined, {}, die);
   } catch {
     die();

@@ -9,13 +9,16 @@ import { setCurrentTask, type TaskContext } from '../current-task.js';
 import { encodeError } from '../engine/error-codec.js';
 import {
   type ChunkMessage,
-  type DoneMessage,
   type EncodedChunkOutcome,
   type FnRef,
   type InitMessage,
   isPoolMessage,
+  LONG_TASK_MS,
+  type Outcome,
   type ParentMessage,
   PROTOCOL_TAG,
+  RESULTS_FLUSH_COUNT,
+  RESULTS_FLUSH_MS,
   type RunMessage,
   type WorkerMessage,
 } from '../engine/protocol.js';
@@ -37,6 +40,9 @@ interface Resolved {
   fn: TaskFunction;
   /** Inline functions get a hint when they hit a ReferenceError. */
   inline: boolean;
+  /** Synchronous runs timed so far, and their average duration in ms. */
+  runs: number;
+  avgMs: number;
 }
 
 const INLINE_HINT =
@@ -44,15 +50,50 @@ const INLINE_HINT =
 
 const TS_EXTENSION = /\.(?:[cm]?ts|tsx)$/i;
 
+/**
+ * The running task's context. The AbortController is made on first use of
+ * `signal`, so tasks that never look at it cost no allocation.
+ */
+class Context implements TaskContext {
+  readonly id: number;
+  #controller: AbortController | undefined;
+
+  constructor(id: number) {
+    this.id = id;
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  abort(reason: Error): void {
+    this.#controller ??= new AbortController();
+    this.#controller.abort(reason);
+  }
+
+  get aborted(): boolean {
+    return this.#controller?.signal.aborted === true;
+  }
+}
+
+type TaskMessage = RunMessage | ChunkMessage;
+
 export class WorkerRuntime {
   readonly #channel: WorkerChannel;
   readonly #fns = new Map<number, Resolved | Promise<Resolved>>();
   readonly #modules = new Map<string, Promise<Record<string, unknown>>>();
-  readonly #queue: ParentMessage[] = [];
+  #queue: Array<TaskMessage | InitMessage> = [];
+  #queueHead = 0;
   /** Ids cancelled before they started: skipped when their turn comes. */
   readonly #cancelledEarly = new Map<number, 'timeout' | 'cancel'>();
   #draining = false;
-  #current: { id: number; controller: AbortController } | undefined;
+  #current: Context | undefined;
+  /** The task whose function is being compiled or imported. */
+  #resolving: number | undefined;
+  /** Outcomes not yet sent, and when the first of them was produced. */
+  #results: Outcome[] = [];
+  #resultsSince = 0;
 
   constructor(channel: WorkerChannel) {
     this.#channel = channel;
@@ -67,24 +108,65 @@ export class WorkerRuntime {
         this.#cancel(msg.id, msg.why);
         return;
       case 'exit':
+        this.#flush();
         this.#channel.exit(0);
         return;
-      default:
+      case 'init':
         this.#queue.push(msg);
-        if (!this.#draining) void this.#drain();
+        break;
+      case 'batch':
+        for (const task of msg.tasks) this.#queue.push(task);
+        break;
+      default:
+        return;
     }
+    if (!this.#draining) void this.#drain();
   }
 
+  /**
+   * Runs queued work in order. Synchronous tasks run back to back without
+   * yielding to the event loop; the loop only awaits an async task (after
+   * flushing the outcomes so far) or an initializer.
+   */
   async #drain(): Promise<void> {
     this.#draining = true;
     try {
-      for (let msg = this.#queue.shift(); msg !== undefined; msg = this.#queue.shift()) {
-        if (msg.k === 'init') await this.#init(msg);
-        else if (msg.k === 'run' || msg.k === 'chunk') await this.#runTask(msg);
+      for (;;) {
+        const msg = this.#next();
+        if (msg === undefined) break;
+        if (msg.k === 'init') {
+          await this.#init(msg);
+          continue;
+        }
+        const pending = this.#runTask(msg);
+        if (pending !== undefined) {
+          this.#flush();
+          await pending;
+        }
+        if (msg.f === 1) {
+          this.#flush();
+        } else if (
+          this.#results.length >= RESULTS_FLUSH_COUNT ||
+          performance.now() - this.#resultsSince >= RESULTS_FLUSH_MS
+        ) {
+          this.#flush();
+        }
       }
     } finally {
       this.#draining = false;
+      this.#flush();
     }
+  }
+
+  #next(): TaskMessage | InitMessage | undefined {
+    if (this.#queueHead >= this.#queue.length) {
+      if (this.#queueHead > 0) {
+        this.#queue = [];
+        this.#queueHead = 0;
+      }
+      return undefined;
+    }
+    return this.#queue[this.#queueHead++];
   }
 
   async #init(msg: InitMessage): Promise<void> {
@@ -95,79 +177,165 @@ export class WorkerRuntime {
         if (isThenable(result)) await result;
       }
     } catch (error) {
-      this.#send({ cf: PROTOCOL_TAG, k: 'initFailed', error: encodeError(error) });
+      this.#channel.send({ cf: PROTOCOL_TAG, k: 'initFailed', error: encodeError(error) });
       return;
     }
-    this.#send({ cf: PROTOCOL_TAG, k: 'ready', pid: this.#channel.pid });
+    this.#channel.send({ cf: PROTOCOL_TAG, k: 'ready', pid: this.#channel.pid });
   }
 
-  async #runTask(msg: RunMessage | ChunkMessage): Promise<void> {
+  /** Runs one task; returns a promise only when it did not finish synchronously. */
+  #runTask(msg: TaskMessage): Promise<void> | undefined {
+    const resolved = this.#fns.get(msg.fn.id);
+    if (resolved === undefined || isThenable(resolved)) {
+      // First use on this worker (compile or import), or an import in progress.
+      return this.#runAfterResolve(msg);
+    }
+    return this.#runResolved(msg, resolved);
+  }
+
+  async #runAfterResolve(msg: TaskMessage): Promise<void> {
+    // A cancel may arrive while the function loads: #cancel records it.
+    this.#resolving = msg.id;
+    let resolved: Resolved;
+    try {
+      resolved = await this.#resolve(msg.fn);
+    } catch (error) {
+      this.#outcome(msg.id, false, undefined, error);
+      return;
+    } finally {
+      this.#resolving = undefined;
+    }
+    await this.#runResolved(msg, resolved);
+  }
+
+  #runResolved(msg: TaskMessage, resolved: Resolved): Promise<void> | undefined {
     const early = this.#cancelledEarly.get(msg.id);
     if (early !== undefined) {
       this.#cancelledEarly.delete(msg.id);
-      this.#reply(msg.id, false, undefined, abortReason(early));
-      return;
+      this.#outcome(msg.id, false, undefined, abortReason(early));
+      return undefined;
     }
-    const controller = new AbortController();
-    this.#current = { id: msg.id, controller };
-    const context: TaskContext = { id: msg.id, signal: controller.signal };
-    let resolved: Resolved | undefined;
+    // Report what is finished before a task that may take long or has a time
+    // limit: its outcome must not be held back, and the parent must know
+    // that this task, not an earlier one, is the one running.
+    if (
+      this.#results.length > 0 &&
+      (msg.t === 1 || msg.f === 1 || resolved.runs === 0 || resolved.avgMs > LONG_TASK_MS)
+    ) {
+      this.#flush();
+    }
+    const context = new Context(msg.id);
+    this.#current = context;
+    setCurrentTask(context);
+    const started = performance.now();
+    let value: unknown;
     try {
-      resolved = await this.#resolve(msg.fn);
-      setCurrentTask(context);
-      if (msg.k === 'run') {
-        let value = resolved.fn(...msg.args);
-        if (isThenable(value)) value = await value;
-        this.#reply(msg.id, true, value, undefined);
-      } else {
-        const outcome = await runChunk(resolved, msg.items, controller.signal);
-        this.#replyChunk(msg.id, outcome);
-      }
+      value = msg.k === 'run' ? resolved.fn(...msg.args) : runChunk(resolved, msg.items, context);
     } catch (error) {
-      this.#reply(msg.id, false, undefined, withHint(error, resolved));
-    } finally {
-      setCurrentTask(undefined);
-      this.#current = undefined;
+      this.#timed(resolved, started);
+      this.#finishTask();
+      this.#outcome(msg.id, false, undefined, withHint(error, resolved));
+      return undefined;
     }
+    if (!isThenable(value)) {
+      this.#timed(resolved, started);
+      this.#finishTask();
+      this.#outcome(msg.id, true, value, undefined);
+      return undefined;
+    }
+    // An async task counts as long: a later run may wait on anything.
+    resolved.runs++;
+    resolved.avgMs = Math.max(resolved.avgMs, LONG_TASK_MS * 2);
+    return Promise.resolve(value).then(
+      (settled) => {
+        this.#finishTask();
+        this.#outcome(msg.id, true, settled, undefined);
+      },
+      (error: unknown) => {
+        this.#finishTask();
+        this.#outcome(msg.id, false, undefined, withHint(error, resolved));
+      },
+    );
+  }
+
+  /** Keeps a moving average of how long a function's synchronous runs take. */
+  #timed(resolved: Resolved, started: number): void {
+    const took = performance.now() - started;
+    resolved.avgMs = resolved.runs === 0 ? took : resolved.avgMs * 0.8 + took * 0.2;
+    resolved.runs++;
+  }
+
+  #finishTask(): void {
+    setCurrentTask(undefined);
+    this.#current = undefined;
   }
 
   #cancel(id: number, why: 'timeout' | 'cancel'): void {
     if (this.#current?.id === id) {
-      this.#current.controller.abort(abortReason(why));
-    } else if (this.#queue.some((m) => (m.k === 'run' || m.k === 'chunk') && m.id === id)) {
+      this.#current.abort(abortReason(why));
+      return;
+    }
+    if (this.#resolving === id) {
       this.#cancelledEarly.set(id, why);
+      return;
+    }
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const queued = this.#queue[i]!;
+      if (queued.k !== 'init' && queued.id === id) {
+        this.#cancelledEarly.set(id, why);
+        return;
+      }
     }
   }
 
-  #reply(id: number, ok: boolean, value: unknown, error: unknown): void {
-    const message: DoneMessage = ok
-      ? { cf: PROTOCOL_TAG, k: 'done', id, ok: true, value }
-      : { cf: PROTOCOL_TAG, k: 'done', id, ok: false, error: encodeError(error) };
+  #outcome(id: number, ok: boolean, value: unknown, error: unknown): void {
+    if (this.#results.length === 0) this.#resultsSince = performance.now();
+    this.#results.push(ok ? { id, ok: true, value } : { id, ok: false, error: encodeError(error) });
+  }
+
+  /**
+   * Sends the outcomes collected so far in one message. Also called by the
+   * entry files right before the worker exits (`process.exit()` in task
+   * code, an uncaught error), so that finished work is not lost.
+   */
+  flush(): void {
+    this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#results.length === 0) return;
+    const done = this.#results;
+    this.#results = [];
     try {
-      this.#channel.send(message);
+      this.#channel.send({ cf: PROTOCOL_TAG, k: 'results', done });
+    } catch {
+      // Some value cannot be cloned: send them one by one to find it.
+      for (const outcome of done) this.#sendOne(outcome);
+    }
+  }
+
+  #sendOne(outcome: Outcome): void {
+    try {
+      this.#channel.send({ cf: PROTOCOL_TAG, k: 'results', done: [outcome] });
     } catch (sendError) {
       // The result could not be cloned: fail this task, keep the worker.
-      this.#send({
+      this.#channel.send({
         cf: PROTOCOL_TAG,
-        k: 'done',
-        id,
-        ok: false,
-        error: encodeError(
-          new TypeError(
-            `The task's ${ok ? 'result' : 'error'} cannot be sent to the parent: ${messageOf(sendError)}`,
-            { cause: sendError },
-          ),
-        ),
+        k: 'results',
+        done: [
+          {
+            id: outcome.id,
+            ok: false,
+            error: encodeError(
+              new TypeError(
+                `The task's ${outcome.ok ? 'result' : 'error'} cannot be sent to the parent: ${messageOf(sendError)}`,
+                { cause: sendError },
+              ),
+            ),
+          },
+        ],
       });
     }
-  }
-
-  #replyChunk(id: number, outcome: EncodedChunkOutcome): void {
-    this.#reply(id, true, outcome, undefined);
-  }
-
-  #send(message: WorkerMessage): void {
-    this.#channel.send(message);
   }
 
   /** Finds the function for a reference, compiling or importing it once per worker. */
@@ -176,11 +344,16 @@ export class WorkerRuntime {
     if (cached !== undefined) return cached;
     let resolved: Resolved | Promise<Resolved>;
     if (ref.src !== undefined) {
-      resolved = { fn: compileInline(ref.src), inline: true };
+      resolved = { fn: compileInline(ref.src), inline: true, runs: 0, avgMs: 0 };
     } else if (ref.url !== undefined) {
-      resolved = this.#importExport(ref.url, ref.name ?? 'default');
-      // A failed import is not cached: the next task may find the module fixed.
-      resolved.catch(() => this.#fns.delete(ref.id));
+      const loading = this.#importExport(ref.url, ref.name ?? 'default');
+      resolved = loading;
+      // Once loaded, later tasks take the synchronous path.
+      loading.then(
+        (done) => this.#fns.set(ref.id, done),
+        // A failed import is not cached: the next task may find the module fixed.
+        () => this.#fns.delete(ref.id),
+      );
     } else {
       throw new Error(`worker received an unknown function id ${ref.id}`);
     }
@@ -212,24 +385,47 @@ export class WorkerRuntime {
         }; its function exports are: ${available.length ? available.join(', ') : '(none)'}`,
       );
     }
-    return { fn: fn as TaskFunction, inline: false };
+    return { fn: fn as TaskFunction, inline: false, runs: 0, avgMs: 0 };
   }
 }
 
-async function runChunk(
+/**
+ * Runs `fn(item)` for each item, synchronously while results are plain
+ * values, and stops at the first item that throws or when aborted.
+ */
+function runChunk(
   resolved: Resolved,
   items: unknown[],
-  signal: AbortSignal,
-): Promise<EncodedChunkOutcome> {
+  context: Context,
+): EncodedChunkOutcome | Promise<EncodedChunkOutcome> {
   const values: unknown[] = [];
-  for (const item of items) {
-    if (signal.aborted) {
-      return { values, failed: true, error: encodeError(signal.reason) };
+  for (let i = 0; i < items.length; i++) {
+    let value: unknown;
+    try {
+      value = resolved.fn(items[i]);
+    } catch (error) {
+      return { values, failed: true, error: encodeError(withHint(error, resolved)) };
+    }
+    if (isThenable(value)) return finishChunkAsync(resolved, items, i, value, values, context);
+    values.push(value);
+  }
+  return { values, failed: false };
+}
+
+async function finishChunkAsync(
+  resolved: Resolved,
+  items: unknown[],
+  from: number,
+  first: PromiseLike<unknown>,
+  values: unknown[],
+  context: Context,
+): Promise<EncodedChunkOutcome> {
+  for (let i = from; i < items.length; i++) {
+    if (i > from && context.aborted) {
+      return { values, failed: true, error: encodeError(context.signal.reason) };
     }
     try {
-      let value = resolved.fn(item);
-      if (isThenable(value)) value = await value;
-      values.push(value);
+      values.push(await (i === from ? first : resolved.fn(items[i])));
     } catch (error) {
       return { values, failed: true, error: encodeError(withHint(error, resolved)) };
     }

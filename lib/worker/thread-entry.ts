@@ -3,6 +3,8 @@
  * runtime to the thread's parent port.
  */
 import { parentPort, threadId } from 'node:worker_threads';
+import { encodeError } from '../engine/error-codec.js';
+import { PROTOCOL_TAG } from '../engine/protocol.js';
 import { WorkerRuntime } from './runtime.js';
 
 const port = parentPort;
@@ -19,3 +21,23 @@ const runtime = new WorkerRuntime({
 });
 
 port.on('message', (message) => runtime.receive(message));
+
+// Send finished outcomes that wait in a batch before task code ends the thread.
+const exit = process.exit.bind(process);
+process.exit = ((code?: number | string | null) => {
+  runtime.flush();
+  return exit(code as number | undefined);
+}) as typeof process.exit;
+// An error escaping task code ends the thread: report it (and what finished)
+// first, like a worker process does.
+let dying = false;
+process.on('uncaughtException', (error, origin) => {
+  if (dying) return;
+  dying = true;
+  try {
+    runtime.flush();
+    port.postMessage({ cf: PROTOCOL_TAG, k: 'fatal', origin, error: encodeError(error) });
+  } finally {
+    exit(1);
+  }
+});
