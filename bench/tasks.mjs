@@ -1,0 +1,26 @@
+// Worker-side task functions shared by every Node contestant that needs a
+// module: ours (`task(url, name)`), piscina (`filename` + `name`) and the
+// workerpool worker script. Plain ESM so no build step is involved.
+
+/** tiny: does nothing. */
+export function noop() {}
+
+/** map-chunked: the trivial per-item function. */
+export function double(x) {
+  return x * 2;
+}
+
+/** startup: the first result. */
+export function inc(x) {
+  return x + 1;
+}
+
+/** cpu: recursive Fibonacci, deliberately naive. */
+export function fib(n) {
+  return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
+
+/** payload: returns the bytes it got (cloned back to the caller). */
+export function echo(bytes) {
+  return bytes;
+}

@@ -1,0 +1,21 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+
+const run = promisify(execFile);
+const RUNNER = new URL('../bench/run.js', import.meta.url);
+
+describe('benchmark smoke run', function () {
+  this.timeout(120_000);
+
+  it('runs every workload for every contestant and prints the tables (no timing assertions)', async () => {
+    const { stdout } = await run(process.execPath, [RUNNER.pathname, '--quick'], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    for (const workload of ['tiny', 'map-chunked', 'startup', 'cpu', 'payload']) {
+      expect(stdout).to.include(`### ${workload}:`);
+    }
+    expect(stdout).to.match(/\| \*\*ours-process\*\* \| [\d,.]+ \|/);
+    expect(stdout).to.match(/\| \*\*ours-thread\*\* \| [\d,.]+ \|/);
+  });
+});
