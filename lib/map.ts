@@ -109,16 +109,22 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
 
   async next(): Promise<IteratorResult<R>> {
     this.#iterated = true;
+    if (this.#readyIndex >= this.#ready.length && !(await this.#refill())) {
+      return { value: undefined, done: true };
+    }
+    return { value: this.#ready[this.#readyIndex++] as R, done: false };
+  }
+
+  /**
+   * Makes values ready to hand out: waits for the head chunk and takes its
+   * values. Returns false once the run is over; throws the run's failure
+   * after the values before it were handed out.
+   */
+  async #refill(): Promise<boolean> {
+    this.#ready = [];
+    this.#readyIndex = 0;
     for (;;) {
-      if (this.#readyIndex < this.#ready.length) {
-        const value = this.#ready[this.#readyIndex++] as R;
-        if (this.#readyIndex === this.#ready.length) {
-          this.#ready = [];
-          this.#readyIndex = 0;
-        }
-        return { value, done: false };
-      }
-      if (this.#finished) return { value: undefined, done: true };
+      if (this.#finished) return false;
       const failure =
         this.#pendingFailure ?? (this.#inflight.length === 0 ? this.#inputFailure : undefined);
       if (failure !== undefined) {
@@ -129,17 +135,18 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
       if (head === undefined) {
         if (this.#source === undefined && this.#filling === undefined) {
           this.#finish();
-          return { value: undefined, done: true };
+          return false;
         }
         await this.#wait(this.#filling ?? this.#fill());
         continue;
       }
-      await this.#wait(settled(head.future));
+      if (!head.future.done()) await this.#wait(settled(head.future));
       if (this.#inflight[0] !== head || !head.future.done()) continue;
       this.#inflight.shift();
       this.#inflightItems -= head.size;
       this.#take(head.future);
       if (this.#pendingFailure === undefined) void this.#fill();
+      if (this.#ready.length > 0) return true;
     }
   }
 
@@ -172,9 +179,13 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
         ),
       );
     } else {
+      this.#iterated = true;
+      // Whole chunks at a time: no promise per item.
       this.#collecting = (async () => {
         const values: R[] = [];
-        for await (const value of this) values.push(value);
+        while (await this.#refill()) {
+          for (const value of this.#ready) values.push(value);
+        }
         return values;
       })();
     }

@@ -353,9 +353,12 @@ export class Pool implements RunningCanceller {
     if (this.#broken !== undefined) {
       this.#failQueue();
     } else {
+      this.#spawnAsNeeded();
       for (const slot of this.#workers) {
         if (this.#queueHead >= this.#queue.length) break;
-        if (slot.state !== 'ready') continue;
+        // A starting worker takes its first tasks at once, queued behind its
+        // init message: that saves a round trip on the way to the first result.
+        if (slot.state === 'retiring') continue;
         const room = Math.min(
           slot.depth - slot.tasks.length,
           this.#o.maxTasksPerWorker - slot.completed - slot.tasks.length,
@@ -363,7 +366,6 @@ export class Pool implements RunningCanceller {
         if (room > 0) this.#dispatch(slot, room);
       }
       this.#compactQueue();
-      this.#spawnAsNeeded();
     }
     this.#notifyRoom();
     this.#maybeFinishShutdown();
@@ -451,7 +453,8 @@ export class Pool implements RunningCanceller {
     clearTimeout(slot.idleTimer);
     slot.idleTimer = undefined;
     this.#ref(slot, true);
-    if (slot.tasks.length === 1) this.#startHead(slot, performance.now());
+    // On a starting worker the head starts (and its clock runs) once it is ready.
+    if (slot.tasks.length === 1 && slot.state === 'ready') this.#startHead(slot, performance.now());
   }
 
   /**
@@ -570,7 +573,10 @@ export class Pool implements RunningCanceller {
   #onMessage(slot: Slot, message: WorkerMessage): void {
     switch (message.k) {
       case 'ready':
-        if (slot.state === 'starting') slot.state = 'ready';
+        if (slot.state === 'starting') {
+          slot.state = 'ready';
+          this.#startHead(slot, performance.now());
+        }
         this.#startFailures = 0;
         this.#becameIdleIfSo(slot);
         this.#schedulePump();
@@ -670,7 +676,8 @@ export class Pool implements RunningCanceller {
     // first RESULTS_FLUSH_COUNT + 1 may be the culprit. The engine's own
     // kills (time limit, cancellation) settled their task already, and every
     // live task behind it never started.
-    const killedByUs = slot.killReason !== undefined;
+    // A worker that died before it was ready ran none of its tasks.
+    const killedByUs = slot.killReason !== undefined || neverStarted;
     const certain = killedByUs || live.length <= 1 || live[0]!.suspect;
     // Back to front, so that requeued tasks keep their order at the queue's head.
     for (let position = live.length - 1; position >= 0; position--) {

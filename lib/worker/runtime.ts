@@ -89,6 +89,7 @@ export class WorkerRuntime {
   readonly #cancelledEarly = new Map<number, 'timeout' | 'cancel'>();
   #draining = false;
   #current: Context | undefined;
+  #initFailed = false;
   /** The task whose function is being compiled or imported. */
   #resolving: number | undefined;
   /** Outcomes not yet sent, and when the first of them was produced. */
@@ -138,6 +139,7 @@ export class WorkerRuntime {
           await this.#init(msg);
           continue;
         }
+        if (this.#initFailed) continue;
         const pending = this.#runTask(msg);
         if (pending !== undefined) {
           this.#flush();
@@ -177,6 +179,9 @@ export class WorkerRuntime {
         if (isThenable(result)) await result;
       }
     } catch (error) {
+      // Tasks may already wait behind the init message: none of them may run
+      // on a worker whose initializer failed. The parent kills this worker.
+      this.#initFailed = true;
       this.#channel.send({ cf: PROTOCOL_TAG, k: 'initFailed', error: encodeError(error) });
       return;
     }
