@@ -3,11 +3,22 @@
  * to start and to talk to than processes; a native crash still takes the
  * whole process down, so prefer ProcessPoolExecutor for untrusted code.
  */
+import type { ResourceLimits } from 'node:worker_threads';
 import { threadTransport } from './engine/thread-transport.js';
 import { checkPoolOptions, PoolExecutor, type PoolOptions } from './pool-executor.js';
+import { typeError } from './validate.js';
 
 /** Options of `new ThreadPoolExecutor(options)`. */
-export interface ThreadPoolOptions extends PoolOptions {}
+export interface ThreadPoolOptions extends PoolOptions {
+  /**
+   * Heap limits of each worker thread (`worker_threads` `resourceLimits`).
+   * A thread that runs out of its heap fails its task with a
+   * `WorkerCrashedError` whose `reason` is `'out-of-memory'`, and is replaced,
+   * instead of taking the whole process down.
+   * @example { maxOldGenerationSizeMb: 256 }
+   */
+  resourceLimits?: ResourceLimits | undefined;
+}
 
 /**
  * An executor that runs tasks on a pool of worker threads. Same API and
@@ -22,11 +33,16 @@ export interface ThreadPoolOptions extends PoolOptions {}
 export class ThreadPoolExecutor extends PoolExecutor {
   constructor(options?: ThreadPoolOptions) {
     const checked = checkPoolOptions(options);
+    const limits = options?.resourceLimits;
+    if (limits !== undefined && (limits === null || typeof limits !== 'object')) {
+      throw typeError('resourceLimits', 'an object of heap limits in MB', limits);
+    }
     super(threadTransport, checked, {
       env: checked.env,
       execArgv: checked.execArgv,
       cwd: undefined,
       stdio: 'inherit',
+      resourceLimits: limits,
     });
   }
 }

@@ -719,6 +719,26 @@ describe('ThreadPoolExecutor robustness', function () {
     }
   });
 
+  it('reports a thread that runs out of its resourceLimits heap as out-of-memory, and goes on', async () => {
+    const pool = new ThreadPoolExecutor({
+      maxWorkers: 1,
+      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+    });
+    try {
+      const error = (await failure(
+        pool.submit(() => {
+          const hog: number[][] = [];
+          for (;;) hog.push(new Array(1e5).fill(1));
+        }),
+      )) as WorkerCrashedError;
+      expect(error).to.be.instanceOf(WorkerCrashedError);
+      expect(error.reason).to.equal('out-of-memory');
+      expect(await pool.submit(() => 'next')).to.equal('next');
+    } finally {
+      await pool.shutdown();
+    }
+  });
+
   it('stops a stuck thread at its time limit and goes on', async () => {
     const pool = new ThreadPoolExecutor({ maxWorkers: 1, cancelGrace: 50 });
     try {

@@ -102,6 +102,8 @@ interface Task {
   retriesLeft: number;
   worker: Slot | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Set once the engine is done with the task (counted out of #unsettled). */
+  released: boolean;
   /** Armed when the task was told to stop: kills the worker if it has not stopped after `cancelGrace`. */
   stopTimer: NodeJS.Timeout | undefined;
   /**
@@ -159,6 +161,9 @@ export class Pool implements RunningCanceller {
   #shutdown: DeferredPromise<void> | undefined;
   #broken: { cause: unknown } | undefined;
   #startFailures = 0;
+  /** Tasks submitted and not yet released: while any exist, the event loop is held. */
+  #unsettled = 0;
+  #loopHold: NodeJS.Timeout | undefined;
   /** Callers of `whenQueueBelow`, woken as the queue shrinks. */
   #roomWaiters: Array<{ limit: number; resolve: () => void }> = [];
 
@@ -205,7 +210,9 @@ export class Pool implements RunningCanceller {
       timer: undefined,
       stopTimer: undefined,
       suspect: false,
+      released: false,
     };
+    if (this.#unsettled++ === 0) this.#holdLoop(true);
     if (signal !== undefined) {
       task.onAbort = () => this.#abort(task, signal.reason);
       signal.addEventListener('abort', task.onAbort, { once: true });
@@ -229,9 +236,13 @@ export class Pool implements RunningCanceller {
   /** A pending task was cancelled: if it already sits in a worker's line, have it skipped. */
   pendingCancelled(token: unknown): void {
     const task = token as Task;
+    const worker = task.worker;
+    this.#release(task);
+    this.#schedulePump();
+    if (worker === undefined) return;
     // It waits in the worker's line: the worker skips it when it gets there.
     // (No kill timer: the task ahead of it may rightly take long.)
-    task.worker?.handle.send({ cf: PROTOCOL_TAG, k: 'cancel', id: task.id, why: 'cancel' });
+    worker.handle.send({ cf: PROTOCOL_TAG, k: 'cancel', id: task.id, why: 'cancel' });
   }
 
   /**
@@ -512,6 +523,10 @@ export class Pool implements RunningCanceller {
 
   /** Detaches a task from its signal and its future's owner link. */
   #release(task: Task): void {
+    if (!task.released) {
+      task.released = true;
+      if (--this.#unsettled === 0) this.#holdLoop(false);
+    }
     clearTimeout(task.timer);
     task.timer = undefined;
     if (task.onAbort !== undefined) {
@@ -723,6 +738,20 @@ export class Pool implements RunningCanceller {
         if (still > this.#o.minWorkers) this.#retire(slot);
       }, this.#o.idleTimeout);
       slot.idleTimer.unref();
+    }
+  }
+
+  /**
+   * Keeps the parent's event loop alive while any submitted task is
+   * unsettled, whatever the transport's own handles do: a program awaiting a
+   * future must never end early. One timer, toggled only when the count of
+   * unsettled tasks leaves or returns to zero.
+   */
+  #holdLoop(on: boolean): void {
+    if (on) this.#loopHold ??= setInterval(() => {}, 2 ** 31 - 1);
+    else if (this.#loopHold !== undefined) {
+      clearInterval(this.#loopHold);
+      this.#loopHold = undefined;
     }
   }
 

@@ -59,6 +59,7 @@ export const threadTransport: Transport = {
     const worker = new Worker(ENTRY, {
       env: options.env ?? process.env,
       ...(options.execArgv === undefined ? {} : { execArgv: options.execArgv }),
+      ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
     });
     const tail = new TailBuffer();
     let uncaught: Error | undefined;

@@ -53,6 +53,8 @@ export interface SpawnOptions {
   cwd: string | undefined;
   /** `'inherit'`: the worker's output goes to the parent's stdout/stderr. */
   stdio: 'inherit';
+  /** Heap limits of a worker thread (threads only). */
+  resourceLimits?: import('node:worker_threads').ResourceLimits | undefined;
 }
 
 /** Makes workers of one kind. */

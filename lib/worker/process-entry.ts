@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { encodeError } from '../engine/error-codec.js';
 import { PROTOCOL_TAG } from '../engine/protocol.js';
-import { WorkerRuntime } from './runtime.js';
+import { flushOnExit, WorkerRuntime } from './runtime.js';
 
 /**
  * How often the watchdog thread checks that the parent is still there (ms).
@@ -37,13 +37,7 @@ const runtime = new WorkerRuntime({
 
 process.on('message', (message) => runtime.receive(message));
 
-// Finished outcomes may be waiting to go out in a batch: send them before
-// task code ends the process, or they would be lost and re-run.
-const exit = process.exit.bind(process);
-process.exit = ((code?: number | string | null) => {
-  runtime.flush();
-  return exit(code as number | undefined);
-}) as typeof process.exit;
+const exit = flushOnExit(runtime);
 // The parent went away (exit, crash, kill): nobody is left to take results.
 process.on('disconnect', () => process.exit(0));
 

@@ -395,6 +395,20 @@ export class WorkerRuntime {
 }
 
 /**
+ * Makes `process.exit()` in task code send the outcomes waiting in a batch
+ * first (they would be lost, and their tasks re-run). Returns the original
+ * `process.exit`, for the entry's own use.
+ */
+export function flushOnExit(runtime: WorkerRuntime): (code?: number) => never {
+  const exit = process.exit.bind(process) as (code?: number) => never;
+  process.exit = ((code?: number | string | null) => {
+    runtime.flush();
+    return exit(code as number | undefined);
+  }) as typeof process.exit;
+  return exit;
+}
+
+/**
  * Runs `fn(item)` for each item, synchronously while results are plain
  * values, and stops at the first item that throws or when aborted.
  */

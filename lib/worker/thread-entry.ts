@@ -5,7 +5,7 @@
 import { parentPort, threadId } from 'node:worker_threads';
 import { encodeError } from '../engine/error-codec.js';
 import { PROTOCOL_TAG } from '../engine/protocol.js';
-import { WorkerRuntime } from './runtime.js';
+import { flushOnExit, WorkerRuntime } from './runtime.js';
 
 const port = parentPort;
 if (port === null) {
@@ -22,12 +22,7 @@ const runtime = new WorkerRuntime({
 
 port.on('message', (message) => runtime.receive(message));
 
-// Send finished outcomes that wait in a batch before task code ends the thread.
-const exit = process.exit.bind(process);
-process.exit = ((code?: number | string | null) => {
-  runtime.flush();
-  return exit(code as number | undefined);
-}) as typeof process.exit;
+const exit = flushOnExit(runtime);
 // An error escaping task code ends the thread: report it (and what finished)
 // first, like a worker process does.
 let dying = false;
