@@ -589,6 +589,41 @@ describe('ProcessPoolExecutor robustness', function () {
       }
     });
 
+    it('siblings already sent ahead to the same worker never start after a CancelAll', async () => {
+      // Tiny tasks travel to a worker in batches: the thrower and its
+      // siblings sit in the same worker's line, so the worker itself must
+      // skip them before the parent has even heard of the CancelAll.
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+      try {
+        const step = (d: string, i: number, mode: string) => {
+          if (mode === 'throw') throw new CancelAll('stop');
+          if (mode === 'write') {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/started-${i}`, '');
+          }
+          return i;
+        };
+        // Warm up: the engine learns the function is short and sends it deep.
+        await Promise.all(
+          Array.from({ length: 2_000 }, (_, i) => pool.submit(step, [dir.path, i, 'warm'])),
+        );
+        const thrower = pool.submit(step, [dir.path, -1, 'throw']);
+        const siblings = Array.from({ length: 50 }, (_, i) =>
+          pool.submit(step, [dir.path, i, 'write']),
+        );
+        expect(await failure(thrower)).to.be.instanceOf(CancelAll);
+        for (const sibling of siblings) {
+          const error = (await failure(sibling)) as CancelledError;
+          expect(error).to.be.instanceOf(CancelledError);
+          expect(error.cause).to.be.instanceOf(CancelAll);
+        }
+        expect(filesStartingWith(dir.path, 'started-')).to.deep.equal([]);
+        expect(await pool.submit(step, [dir.path, 7, 'warm'])).to.equal(7);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
     it('stops a map when one item throws CancelAll', async () => {
       const pool = new ProcessPoolExecutor({ maxWorkers: 2 });
       try {

@@ -26,18 +26,20 @@ import {
 } from '../errors.js';
 import { describeError, Future, type RunningCanceller } from '../future.js';
 import type { ChunkOutcome } from '../map.js';
-import { decodeError } from './error-codec.js';
+import { decodeError, type EncodedError } from './error-codec.js';
 import type { FnInfo } from './functions.js';
 import {
-  type ChunkMessage,
   type EncodedChunkOutcome,
   type FnRef,
-  type Outcome,
+  OUTCOME_FIELDS,
   PROTOCOL_TAG,
   RESULTS_FLUSH_COUNT,
-  type RunMessage,
+  TASK_ALONE,
+  TASK_CHUNK,
+  TASK_TIMED,
   type WorkerMessage,
 } from './protocol.js';
+import { TaskQueue } from './queue.js';
 import type { ExitInfo, SpawnOptions, Transport, WorkerHandle } from './transport.js';
 
 /**
@@ -114,6 +116,8 @@ interface Task {
    * right task. A task that had finished before the crash runs twice.
    */
   suspect: boolean;
+  /** Cancelled while waiting in the engine's queue (TaskQueue bookkeeping). */
+  deadInQueue: boolean;
 }
 
 interface Slot {
@@ -152,8 +156,7 @@ export interface EngineCounts {
 
 export class Pool implements RunningCanceller {
   readonly #o: EngineOptions;
-  #queue: Task[] = [];
-  #queueHead = 0;
+  readonly #queue = new TaskQueue<Task>();
   readonly #workers = new Set<Slot>();
   #nextTaskId = 1;
   #pumpScheduled = false;
@@ -183,7 +186,7 @@ export class Pool implements RunningCanceller {
       future.setException(this.#brokenError());
       return future;
     }
-    if (this.#queuedCount() >= this.#o.maxQueued && this.#liveQueued() >= this.#o.maxQueued) {
+    if (this.#queue.live >= this.#o.maxQueued) {
       future.setException(
         new QueueFullError(
           `The pending queue is full: ${this.#o.maxQueued} tasks are waiting (maxQueued); wait for room before submitting more`,
@@ -210,6 +213,7 @@ export class Pool implements RunningCanceller {
       timer: undefined,
       stopTimer: undefined,
       suspect: false,
+      deadInQueue: false,
       released: false,
     };
     if (this.#unsettled++ === 0) this.#holdLoop(true);
@@ -239,7 +243,10 @@ export class Pool implements RunningCanceller {
     const worker = task.worker;
     this.#release(task);
     this.#schedulePump();
-    if (worker === undefined) return;
+    if (worker === undefined) {
+      this.#queue.markDead(task);
+      return;
+    }
     // It waits in the worker's line: the worker skips it when it gets there.
     // (No kill timer: the task ahead of it may rightly take long.)
     worker.handle.send({ cf: PROTOCOL_TAG, k: 'cancel', id: task.id, why: 'cancel' });
@@ -252,8 +259,7 @@ export class Pool implements RunningCanceller {
    */
   cancelAll(cause: unknown, except?: Task): number {
     let count = 0;
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const task = this.#queue[i]!;
+    for (const task of this.#queue.snapshot()) {
       if (task !== except && !task.future.done() && this.cancelRunning(task, cause)) count++;
     }
     for (const slot of this.#workers) {
@@ -266,11 +272,10 @@ export class Pool implements RunningCanceller {
 
   /** Cancels the tasks that have not started (`shutdown({ cancelFutures: true })`). */
   cancelPending(): void {
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const task = this.#queue[i]!;
-      if (task.future.cancel()) this.#release(task);
-    }
-    this.#compactQueue();
+    // Cancelling marks them dead in the queue; retried tasks (still running
+    // from their first attempt) refuse and stay.
+    for (const task of this.#queue.snapshot()) task.future.cancel();
+    this.#queue.dropDead();
     this.#notifyRoom();
   }
 
@@ -287,19 +292,19 @@ export class Pool implements RunningCanceller {
    * already so). The way to wait for room under `maxQueued`.
    */
   whenQueueBelow(limit: number): Promise<void> {
-    if (this.#queuedCount() < limit || this.#broken !== undefined) return Promise.resolve();
+    if (this.#queue.live < limit || this.#broken !== undefined) return Promise.resolve();
     return new Promise((resolve) => this.#roomWaiters.push({ limit, resolve }));
   }
 
   /** For `map`: a promise to await before submitting when the queue is full, else undefined. */
   room(): Promise<void> | undefined {
-    if (this.#queuedCount() < this.#o.maxQueued) return undefined;
+    if (this.#queue.live < this.#o.maxQueued) return undefined;
     return this.whenQueueBelow(this.#o.maxQueued);
   }
 
   #notifyRoom(): void {
     if (this.#roomWaiters.length === 0) return;
-    const queued = this.#broken === undefined ? this.#queuedCount() : 0;
+    const queued = this.#broken === undefined ? this.#queue.live : 0;
     const still: Array<{ limit: number; resolve: () => void }> = [];
     for (const waiter of this.#roomWaiters) {
       if (queued < waiter.limit) waiter.resolve();
@@ -314,7 +319,7 @@ export class Pool implements RunningCanceller {
     let starting = 0;
     let running = 0;
     // Tasks sent ahead to a worker but not started count as queued.
-    let queued = this.#queuedCount();
+    let queued = this.#queue.live;
     for (const slot of this.#workers) {
       if (slot.state === 'starting') starting++;
       else if (slot.tasks.length > 0) busy++;
@@ -366,7 +371,7 @@ export class Pool implements RunningCanceller {
     } else {
       this.#spawnAsNeeded();
       for (const slot of this.#workers) {
-        if (this.#queueHead >= this.#queue.length) break;
+        if (this.#queue.size === 0) break;
         // A starting worker takes its first tasks at once, queued behind its
         // init message: that saves a round trip on the way to the first result.
         if (slot.state === 'retiring') continue;
@@ -376,7 +381,6 @@ export class Pool implements RunningCanceller {
         );
         if (room > 0) this.#dispatch(slot, room);
       }
-      this.#compactQueue();
     }
     this.#notifyRoom();
     this.#maybeFinishShutdown();
@@ -390,7 +394,7 @@ export class Pool implements RunningCanceller {
       active++;
       if (slot.state === 'starting') starting++;
     }
-    const waiting = this.#queuedCount();
+    const waiting = this.#queue.live;
     while (active < this.#o.maxWorkers && waiting > starting && this.#broken === undefined) {
       this.#spawn();
       active++;
@@ -405,46 +409,42 @@ export class Pool implements RunningCanceller {
   /** Sends up to `room` queued tasks to `slot` in one message. */
   #dispatch(slot: Slot, room: number): void {
     const batch: Task[] = [];
-    while (batch.length < room && this.#queueHead < this.#queue.length) {
-      const task = this.#queue[this.#queueHead]!;
-      this.#queueHead++;
+    while (batch.length < room) {
+      const task = this.#queue.shift();
+      if (task === undefined) break;
       if (task.future.done()) this.#release(task);
       else batch.push(task);
     }
     if (batch.length === 0) return;
-    const messages: Array<RunMessage | ChunkMessage> = [];
+    const fields: unknown[] = [];
     const newFns: number[] = [];
     for (const task of batch) {
-      let fn: FnRef;
-      if (slot.knownFns.has(task.fn.id) || newFns.includes(task.fn.id)) {
-        fn = { id: task.fn.id };
+      const id = task.fn.id;
+      if (slot.knownFns.has(id) || newFns.includes(id)) {
+        pushTask(fields, task, id);
       } else {
-        fn = { ...task.fn };
-        newFns.push(task.fn.id);
+        pushTask(fields, task, { ...task.fn });
+        newFns.push(id);
       }
-      messages.push(taskMessage(task, fn));
     }
     try {
-      slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: messages });
+      slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: fields });
     } catch {
       // Something in the batch cannot be cloned: send one by one to fail only that task.
       this.#dispatchOneByOne(slot, batch);
       return;
     }
     for (const id of newFns) slot.knownFns.add(id);
-    for (const task of batch) this.#accept(slot, task);
+    this.#accept(slot, batch);
   }
 
   #dispatchOneByOne(slot: Slot, batch: Task[]): void {
     for (const task of batch) {
       const known = slot.knownFns.has(task.fn.id);
-      const fn: FnRef = known ? { id: task.fn.id } : { ...task.fn };
+      const fields: unknown[] = [];
+      pushTask(fields, task, known ? task.fn.id : { ...task.fn });
       try {
-        slot.handle.send({
-          cf: PROTOCOL_TAG,
-          k: 'batch',
-          tasks: [taskMessage(task, fn)],
-        });
+        slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: fields });
       } catch (error) {
         this.#release(task);
         if (task.future.running() || task.future.setRunningOrNotifyCancel()) {
@@ -453,19 +453,22 @@ export class Pool implements RunningCanceller {
         continue;
       }
       if (!known) slot.knownFns.add(task.fn.id);
-      this.#accept(slot, task);
+      this.#accept(slot, [task]);
     }
   }
 
-  /** Records that `task` was sent to `slot`. */
-  #accept(slot: Slot, task: Task): void {
-    task.worker = slot;
-    slot.tasks.push(task);
+  /** Records that `batch` was sent to `slot`. */
+  #accept(slot: Slot, batch: Task[]): void {
+    const wasEmpty = slot.tasks.length === 0;
+    for (const task of batch) {
+      task.worker = slot;
+      slot.tasks.push(task);
+    }
     clearTimeout(slot.idleTimer);
     slot.idleTimer = undefined;
     this.#ref(slot, true);
     // On a starting worker the head starts (and its clock runs) once it is ready.
-    if (slot.tasks.length === 1 && slot.state === 'ready') this.#startHead(slot, performance.now());
+    if (wasEmpty && slot.state === 'ready') this.#startHead(slot, performance.now());
   }
 
   /**
@@ -609,29 +612,41 @@ export class Pool implements RunningCanceller {
     }
   }
 
-  #onResults(slot: Slot, done: Outcome[]): void {
+  #onResults(slot: Slot, done: unknown[]): void {
     const now = performance.now();
+    const tasks = slot.tasks;
+    const count = done.length / OUTCOME_FIELDS;
+    // Outcomes arrive in the order the worker ran its tasks, which is the
+    // order they were sent: normally the first `count` tasks of the line.
+    // They stay in the line while they are settled one by one, so that a
+    // CancelAll among them still reaches the siblings behind it; the line is
+    // then cut once (not once per outcome: lines are up to MAX_DEPTH long).
+    let inOrder = count <= tasks.length;
+    for (let i = 0; inOrder && i < count; i++) {
+      inOrder = tasks[i]!.id === done[i * OUTCOME_FIELDS];
+    }
     let headDone = false;
-    for (const outcome of done) {
-      const index =
-        slot.tasks[0]?.id === outcome.id
-          ? 0
-          : slot.tasks.findIndex((task) => task.id === outcome.id);
-      if (index < 0) continue;
-      const [task] = slot.tasks.splice(index, 1) as [Task];
-      if (index === 0) headDone = true;
-      clearTimeout(task.stopTimer);
-      task.stopTimer = undefined;
-      slot.completed++;
-      this.#release(task);
-      if (!task.future.done()) {
-        // Outcomes of tasks behind the head arrive with it: they ran too.
-        if (task.future.state === 'pending') task.future.setRunningOrNotifyCancel();
-        this.#settle(task, outcome);
+    if (inOrder) {
+      const finished = tasks.slice(0, count);
+      for (let i = 0; i < count; i++) {
+        const at = i * OUTCOME_FIELDS;
+        this.#finishInWorker(slot, finished[i]!, done[at + 1] === 1, done[at + 2]);
+      }
+      // Done callbacks cannot take tasks out of a worker's line; check anyway.
+      if (tasks[count - 1] === finished[count - 1]) tasks.splice(0, count);
+      else for (const task of finished) tasks.splice(tasks.indexOf(task), 1);
+      headDone = count > 0;
+    } else {
+      for (let at = 0; at < done.length; at += OUTCOME_FIELDS) {
+        const index = tasks.findIndex((task) => task.id === done[at]);
+        if (index < 0) continue;
+        const [task] = tasks.splice(index, 1) as [Task];
+        if (index === 0) headDone = true;
+        this.#finishInWorker(slot, task, done[at + 1] === 1, done[at + 2]);
       }
     }
     if (headDone) {
-      this.#adaptDepth(slot, done.length, now);
+      this.#adaptDepth(slot, count, now);
       this.#startHead(slot, now);
     }
     if (slot.state === 'ready' && slot.completed >= this.#o.maxTasksPerWorker) {
@@ -639,6 +654,18 @@ export class Pool implements RunningCanceller {
     }
     this.#becameIdleIfSo(slot);
     this.#pump();
+  }
+
+  /** Settles a task whose outcome the worker reported. */
+  #finishInWorker(slot: Slot, task: Task, ok: boolean, value: unknown): void {
+    clearTimeout(task.stopTimer);
+    task.stopTimer = undefined;
+    slot.completed++;
+    this.#release(task);
+    if (task.future.done()) return;
+    // Outcomes of tasks behind the head arrive with it: they ran too.
+    if (task.future.state === 'pending') task.future.setRunningOrNotifyCancel();
+    this.#settle(task, ok, value);
   }
 
   /** Updates the worker's time per task and, from it, how many tasks it may hold. */
@@ -649,18 +676,18 @@ export class Pool implements RunningCanceller {
     slot.depth = Math.max(1, Math.min(MAX_DEPTH, depth));
   }
 
-  #settle(task: Task, message: Outcome): void {
-    if (!message.ok) {
-      const error = decodeError(message.error!);
+  #settle(task: Task, ok: boolean, value: unknown): void {
+    if (!ok) {
+      const error = decodeError(value as EncodedError);
       task.future.setException(error);
       if (error instanceof CancelAll) this.cancelAll(error, task);
       return;
     }
     if (task.kind === 'run') {
-      task.future.setResult(message.value);
+      task.future.setResult(value);
       return;
     }
-    const encoded = message.value as EncodedChunkOutcome;
+    const encoded = value as EncodedChunkOutcome;
     const outcome: ChunkOutcome<unknown> = { values: encoded.values, failed: encoded.failed };
     if (encoded.failed && encoded.error !== undefined) outcome.error = decodeError(encoded.error);
     task.future.setResult(outcome);
@@ -718,8 +745,7 @@ export class Pool implements RunningCanceller {
 
   #requeueFront(task: Task): void {
     task.worker = undefined;
-    if (this.#queueHead > 0) this.#queue[--this.#queueHead] = task;
-    else this.#queue.unshift(task);
+    this.#queue.unshift(task);
   }
 
   #becameIdleIfSo(slot: Slot): void {
@@ -791,29 +817,6 @@ export class Pool implements RunningCanceller {
   // Queue, shutdown, breakage
   // ---------------------------------------------------------------------
 
-  #queuedCount(): number {
-    return this.#queue.length - this.#queueHead;
-  }
-
-  /** Queued tasks not cancelled meanwhile (compacts the queue). */
-  #liveQueued(): number {
-    this.#compactQueue(true);
-    return this.#queuedCount();
-  }
-
-  /** Drops consumed entries and tasks cancelled while queued. */
-  #compactQueue(force = false): void {
-    if (!force && this.#queueHead === 0 && this.#queue.length < 1024) return;
-    const live: Task[] = [];
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const task = this.#queue[i]!;
-      if (!task.future.done()) live.push(task);
-      else this.#release(task);
-    }
-    this.#queue = live;
-    this.#queueHead = 0;
-  }
-
   #brokenError(): BrokenExecutorError {
     const cause = this.#broken?.cause;
     return new BrokenExecutorError(
@@ -823,21 +826,18 @@ export class Pool implements RunningCanceller {
   }
 
   #failQueue(): void {
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const task = this.#queue[i]!;
+    for (const task of this.#queue.drain()) {
       this.#release(task);
       if (task.future.running()) task.future.setException(this.#brokenError());
       else if (task.future.setRunningOrNotifyCancel())
         task.future.setException(this.#brokenError());
     }
-    this.#queue = [];
-    this.#queueHead = 0;
   }
 
   #maybeFinishShutdown(): void {
     if (!this.#closing) return;
-    this.#compactQueue();
-    if (this.#queuedCount() > 0 && this.#broken === undefined) return;
+    if (this.#queue.live > 0 && this.#broken === undefined) return;
+    this.#queue.dropDead();
     for (const slot of this.#workers) {
       if (slot.tasks.length === 0 && slot.state !== 'retiring') {
         if (slot.state === 'starting') this.#kill(slot, undefined);
@@ -848,14 +848,12 @@ export class Pool implements RunningCanceller {
   }
 }
 
-function taskMessage(task: Task, fn: FnRef): RunMessage | ChunkMessage {
-  const message: RunMessage | ChunkMessage =
-    task.kind === 'run'
-      ? { k: 'run', id: task.id, fn, args: task.payload }
-      : { k: 'chunk', id: task.id, fn, items: task.payload };
-  if (task.timeout !== undefined) message.t = 1;
-  if (task.suspect) message.f = 1;
-  return message;
+/** Appends a task's TASK_FIELDS to a batch. */
+function pushTask(fields: unknown[], task: Task, fn: number | FnRef): void {
+  let flags = task.kind === 'chunk' ? TASK_CHUNK : 0;
+  if (task.timeout !== undefined) flags |= TASK_TIMED;
+  if (task.suspect) flags |= TASK_ALONE;
+  fields.push(task.id, fn, task.payload, flags);
 }
 
 function crashError(slot: Slot, info: ExitInfo, task: Task | undefined): WorkerCrashedError {

@@ -13,11 +13,12 @@
  *   ──────                                   ──────
  *   init {initializer?}         ───────────>  runs the initializer once
  *                               <───────────  ready {pid} | initFailed {error}
- *   batch {tasks: [run | chunk]} ───────────>  runs them one at a time, in order:
- *                                                run: fn(...args); chunk: fn(item) per item
+ *   batch {tasks: [id, fn, payload, flags, ...]}
+ *                               ───────────>  runs them one at a time, in order:
+ *                                                fn(...payload), or for a chunk fn(item) per item
  *   cancel {id}                 ───────────>  aborts currentTask().signal, or skips the
  *                                             task if it has not started
- *                               <───────────  results {done: [{id, ok, value | error}]}
+ *                               <───────────  results {done: [id, ok, value | error, ms, ...]}
  *                               <───────────  fatal {origin, error}  (then it dies)
  *   exit                        ───────────>  exits with code 0
  *
@@ -31,6 +32,12 @@
  * a long task and the parent always knows which task is running. A worker
  * runs one task at a time, in the order received, so a task's running time
  * starts when the outcome of the task before it arrives.
+ *
+ * Tasks and outcomes travel as flat arrays of fields, not as one object
+ * each: structured clone writes every property name of every object, and
+ * building objects is the slowest part of reading a message, so a flat
+ * array of numbers and payloads halves the cost of a tiny task on both
+ * sides of the channel.
  */
 import type { EncodedError } from './error-codec.js';
 
@@ -43,7 +50,7 @@ export const PROTOCOL_TAG = 'concurrent-futures/1';
  * ones carry only the numeric id, which the worker caches.
  */
 export interface FnRef {
-  /** Id of the function, stable for the life of the executor. */
+  /** Id of the function, stable for the life of the executor. Later tasks send only this number. */
   id: number;
   /** Source text of an inline function (first use on this worker only). */
   src?: string;
@@ -62,35 +69,26 @@ export interface InitMessage {
   watchParent?: boolean;
 }
 
-/** Call `fn(...args)`. Not enveloped: it travels inside a BatchMessage. */
-export interface RunMessage {
-  k: 'run';
-  id: number;
-  fn: FnRef;
-  args: unknown[];
-  /** Set for a task with a time limit: report finished tasks before starting it. */
-  t?: 1;
-  /** Report finished tasks before starting this one, and its outcome alone, at once. */
-  f?: 1;
-}
+/** Task flag: call `fn(item)` for each item of the payload, not `fn(...payload)`. */
+export const TASK_CHUNK = 1;
+/** Task flag: the task has a time limit: report finished tasks before starting it. */
+export const TASK_TIMED = 2;
+/** Task flag: report finished tasks before starting it, and its outcome alone, at once. */
+export const TASK_ALONE = 4;
 
-/** Call `fn(item)` for each item, in order. Travels inside a BatchMessage. */
-export interface ChunkMessage {
-  k: 'chunk';
-  id: number;
-  fn: FnRef;
-  items: unknown[];
-  /** Set for a task with a time limit: report finished tasks before starting it. */
-  t?: 1;
-  /** Report finished tasks before starting this one, and its outcome alone, at once. */
-  f?: 1;
-}
+/** Fields per task in a BatchMessage: id, fn, payload, flags. */
+export const TASK_FIELDS = 4;
 
-/** One or more tasks for a worker, in the order it must run them. */
+/**
+ * One or more tasks for a worker, in the order it must run them. `tasks` is
+ * flat, TASK_FIELDS entries per task: the task id; the function, as its
+ * numeric id once the worker knows it, else as an FnRef; the payload (the
+ * arguments, or the items of a chunk); the TASK_* flags.
+ */
 export interface BatchMessage {
   cf: typeof PROTOCOL_TAG;
   k: 'batch';
-  tasks: Array<RunMessage | ChunkMessage>;
+  tasks: unknown[];
 }
 
 export interface CancelMessage {
@@ -128,21 +126,20 @@ export interface EncodedChunkOutcome {
   error?: EncodedError;
 }
 
-/** The outcome of one task. */
-export interface Outcome {
-  id: number;
-  ok: boolean;
-  /** The value (`ok`), or for a chunk its EncodedChunkOutcome. */
-  value?: unknown;
-  /** The thrown value, encoded (`!ok`). */
-  error?: EncodedError;
-}
+/** Fields per outcome in a ResultsMessage: id, ok, value or error, ms. */
+export const OUTCOME_FIELDS = 4;
 
-/** Outcomes of tasks the worker finished, in the order it ran them. */
+/**
+ * Outcomes of tasks the worker finished, in the order it ran them. `done`
+ * is flat, OUTCOME_FIELDS entries per outcome: the task id; 1 if it
+ * returned, 0 if it threw; the value (for a chunk, its EncodedChunkOutcome)
+ * or the EncodedError; the running time in milliseconds as the worker
+ * measured it.
+ */
 export interface ResultsMessage {
   cf: typeof PROTOCOL_TAG;
   k: 'results';
-  done: Outcome[];
+  done: unknown[];
 }
 
 /** Results are flushed at least this often while a worker works through a long batch. */

@@ -8,18 +8,20 @@
 import { setCurrentTask, type TaskContext } from '../current-task.js';
 import { encodeError } from '../engine/error-codec.js';
 import {
-  type ChunkMessage,
   type EncodedChunkOutcome,
   type FnRef,
   type InitMessage,
   isPoolMessage,
   LONG_TASK_MS,
-  type Outcome,
+  OUTCOME_FIELDS,
   type ParentMessage,
   PROTOCOL_TAG,
   RESULTS_FLUSH_COUNT,
   RESULTS_FLUSH_MS,
-  type RunMessage,
+  TASK_ALONE,
+  TASK_CHUNK,
+  TASK_FIELDS,
+  TASK_TIMED,
   type WorkerMessage,
 } from '../engine/protocol.js';
 import { CancelAll, CancelledError, TaskTimeoutError } from '../errors.js';
@@ -77,7 +79,17 @@ class Context implements TaskContext {
   }
 }
 
-type TaskMessage = RunMessage | ChunkMessage;
+/** A task of a batch, unpacked from the message's flat fields. */
+interface TaskMessage {
+  k: 'task';
+  id: number;
+  /** The function's id, or its FnRef on first use. */
+  fn: number | FnRef;
+  /** The arguments, or the items of a chunk. */
+  payload: unknown[];
+  /** TASK_CHUNK, TASK_TIMED, TASK_ALONE. */
+  flags: number;
+}
 
 export class WorkerRuntime {
   readonly #channel: WorkerChannel;
@@ -92,8 +104,8 @@ export class WorkerRuntime {
   #initFailed = false;
   /** The task whose function is being compiled or imported. */
   #resolving: number | undefined;
-  /** Outcomes not yet sent, and when the first of them was produced. */
-  #results: Outcome[] = [];
+  /** Outcomes not yet sent (OUTCOME_FIELDS each), and when the first of them was produced. */
+  #results: unknown[] = [];
   #resultsSince = 0;
 
   constructor(channel: WorkerChannel) {
@@ -115,9 +127,19 @@ export class WorkerRuntime {
       case 'init':
         this.#queue.push(msg);
         break;
-      case 'batch':
-        for (const task of msg.tasks) this.#queue.push(task);
+      case 'batch': {
+        const fields = msg.tasks;
+        for (let i = 0; i < fields.length; i += TASK_FIELDS) {
+          this.#queue.push({
+            k: 'task',
+            id: fields[i] as number,
+            fn: fields[i + 1] as number | FnRef,
+            payload: fields[i + 2] as unknown[],
+            flags: fields[i + 3] as number,
+          });
+        }
         break;
+      }
       default:
         return;
     }
@@ -145,10 +167,10 @@ export class WorkerRuntime {
           this.#flush();
           await pending;
         }
-        if (msg.f === 1) {
+        if ((msg.flags & TASK_ALONE) !== 0) {
           this.#flush();
         } else if (
-          this.#results.length >= RESULTS_FLUSH_COUNT ||
+          this.#results.length >= RESULTS_FLUSH_COUNT * OUTCOME_FIELDS ||
           performance.now() - this.#resultsSince >= RESULTS_FLUSH_MS
         ) {
           this.#flush();
@@ -190,7 +212,7 @@ export class WorkerRuntime {
 
   /** Runs one task; returns a promise only when it did not finish synchronously. */
   #runTask(msg: TaskMessage): Promise<void> | undefined {
-    const resolved = this.#fns.get(msg.fn.id);
+    const resolved = this.#fns.get(typeof msg.fn === 'number' ? msg.fn : msg.fn.id);
     if (resolved === undefined || isThenable(resolved)) {
       // First use on this worker (compile or import), or an import in progress.
       return this.#runAfterResolve(msg);
@@ -205,7 +227,7 @@ export class WorkerRuntime {
     try {
       resolved = await this.#resolve(msg.fn);
     } catch (error) {
-      this.#outcome(msg.id, false, undefined, error);
+      this.#outcome(msg.id, false, error, 0);
       return;
     } finally {
       this.#resolving = undefined;
@@ -217,7 +239,7 @@ export class WorkerRuntime {
     const early = this.#cancelledEarly.get(msg.id);
     if (early !== undefined) {
       this.#cancelledEarly.delete(msg.id);
-      this.#outcome(msg.id, false, undefined, abortReason(early));
+      this.#outcome(msg.id, false, abortReason(early), 0);
       return undefined;
     }
     // Report what is finished before a task that may take long or has a time
@@ -225,7 +247,9 @@ export class WorkerRuntime {
     // that this task, not an earlier one, is the one running.
     if (
       this.#results.length > 0 &&
-      (msg.t === 1 || msg.f === 1 || resolved.runs === 0 || resolved.avgMs > LONG_TASK_MS)
+      ((msg.flags & (TASK_TIMED | TASK_ALONE)) !== 0 ||
+        resolved.runs === 0 ||
+        resolved.avgMs > LONG_TASK_MS)
     ) {
       this.#flush();
     }
@@ -235,17 +259,20 @@ export class WorkerRuntime {
     const started = performance.now();
     let value: unknown;
     try {
-      value = msg.k === 'run' ? resolved.fn(...msg.args) : runChunk(resolved, msg.items, context);
+      value =
+        (msg.flags & TASK_CHUNK) === 0
+          ? resolved.fn(...msg.payload)
+          : runChunk(resolved, msg.payload, context);
     } catch (error) {
-      this.#timed(resolved, started);
+      const ms = this.#timed(resolved, started);
       this.#finishTask();
-      this.#outcome(msg.id, false, undefined, withHint(error, resolved));
+      this.#outcome(msg.id, false, withHint(error, resolved), ms);
       return undefined;
     }
     if (!isThenable(value)) {
-      this.#timed(resolved, started);
+      const ms = this.#timed(resolved, started);
       this.#finishTask();
-      this.#outcome(msg.id, true, value, undefined);
+      this.#outcome(msg.id, true, value, ms, (msg.flags & TASK_CHUNK) !== 0);
       return undefined;
     }
     // An async task counts as long: a later run may wait on anything.
@@ -254,20 +281,22 @@ export class WorkerRuntime {
     return Promise.resolve(value).then(
       (settled) => {
         this.#finishTask();
-        this.#outcome(msg.id, true, settled, undefined);
+        const chunk = (msg.flags & TASK_CHUNK) !== 0;
+        this.#outcome(msg.id, true, settled, performance.now() - started, chunk);
       },
       (error: unknown) => {
         this.#finishTask();
-        this.#outcome(msg.id, false, undefined, withHint(error, resolved));
+        this.#outcome(msg.id, false, withHint(error, resolved), performance.now() - started);
       },
     );
   }
 
-  /** Keeps a moving average of how long a function's synchronous runs take. */
-  #timed(resolved: Resolved, started: number): void {
+  /** Keeps a moving average of how long a function's synchronous runs take; returns this run's ms. */
+  #timed(resolved: Resolved, started: number): number {
     const took = performance.now() - started;
     resolved.avgMs = resolved.runs === 0 ? took : resolved.avgMs * 0.8 + took * 0.2;
     resolved.runs++;
+    return took;
   }
 
   #finishTask(): void {
@@ -286,16 +315,27 @@ export class WorkerRuntime {
     }
     for (let i = this.#queueHead; i < this.#queue.length; i++) {
       const queued = this.#queue[i]!;
-      if (queued.k !== 'init' && queued.id === id) {
+      if (queued.k === 'task' && queued.id === id) {
         this.#cancelledEarly.set(id, why);
         return;
       }
     }
   }
 
-  #outcome(id: number, ok: boolean, value: unknown, error: unknown): void {
+  /** Records a task's outcome: its value (`ok`) or what it threw, and its running time. */
+  #outcome(id: number, ok: boolean, value: unknown, ms: number, chunk = false): void {
     if (this.#results.length === 0) this.#resultsSince = performance.now();
-    this.#results.push(ok ? { id, ok: true, value } : { id, ok: false, error: encodeError(error) });
+    this.#results.push(id, ok ? 1 : 0, ok ? value : encodeError(value), ms);
+    if (ok ? chunk && chunkCancelAll(value) : isCancelAll(value)) {
+      // The parent will cancel every sibling as soon as it hears of this:
+      // the tasks waiting here must not start meanwhile, so skip them, and
+      // tell the parent at once.
+      for (let i = this.#queueHead; i < this.#queue.length; i++) {
+        const queued = this.#queue[i]!;
+        if (queued.k === 'task') this.#cancelledEarly.set(queued.id, 'cancel');
+      }
+      this.#flush();
+    }
   }
 
   /**
@@ -315,38 +355,35 @@ export class WorkerRuntime {
       this.#channel.send({ cf: PROTOCOL_TAG, k: 'results', done });
     } catch {
       // Some value cannot be cloned: send them one by one to find it.
-      for (const outcome of done) this.#sendOne(outcome);
+      for (let at = 0; at < done.length; at += OUTCOME_FIELDS) {
+        this.#sendOne(done.slice(at, at + OUTCOME_FIELDS));
+      }
     }
   }
 
-  #sendOne(outcome: Outcome): void {
+  #sendOne(outcome: unknown[]): void {
     try {
-      this.#channel.send({ cf: PROTOCOL_TAG, k: 'results', done: [outcome] });
+      this.#channel.send({ cf: PROTOCOL_TAG, k: 'results', done: outcome });
     } catch (sendError) {
       // The result could not be cloned: fail this task, keep the worker.
+      const what = outcome[1] === 1 ? 'result' : 'error';
+      const error = new TypeError(
+        `The task's ${what} cannot be sent to the parent: ${messageOf(sendError)}`,
+        { cause: sendError },
+      );
       this.#channel.send({
         cf: PROTOCOL_TAG,
         k: 'results',
-        done: [
-          {
-            id: outcome.id,
-            ok: false,
-            error: encodeError(
-              new TypeError(
-                `The task's ${outcome.ok ? 'result' : 'error'} cannot be sent to the parent: ${messageOf(sendError)}`,
-                { cause: sendError },
-              ),
-            ),
-          },
-        ],
+        done: [outcome[0], 0, encodeError(error), outcome[3]],
       });
     }
   }
 
   /** Finds the function for a reference, compiling or importing it once per worker. */
-  #resolve(ref: FnRef): Resolved | Promise<Resolved> {
-    const cached = this.#fns.get(ref.id);
+  #resolve(ref: number | FnRef): Resolved | Promise<Resolved> {
+    const cached = this.#fns.get(typeof ref === 'number' ? ref : ref.id);
     if (cached !== undefined) return cached;
+    if (typeof ref === 'number') throw new Error(`worker received an unknown function id ${ref}`);
     let resolved: Resolved | Promise<Resolved>;
     if (ref.src !== undefined) {
       resolved = { fn: compileInline(ref.src), inline: true, runs: 0, avgMs: 0 };
@@ -522,6 +559,22 @@ function explainImportError(error: unknown, url: string): unknown {
     );
   }
   return error;
+}
+
+/** `true` for a CancelAll, also one from another copy of this package. */
+function isCancelAll(error: unknown): boolean {
+  return (
+    error instanceof CancelAll ||
+    (error instanceof Error && (error as { code?: unknown }).code === 'ERR_CANCEL_ALL')
+  );
+}
+
+/** `true` for a chunk outcome that stopped at a CancelAll (already encoded). */
+function chunkCancelAll(value: unknown): boolean {
+  const outcome = value as EncodedChunkOutcome | undefined;
+  if (outcome?.failed !== true || outcome.error?.e !== 1) return false;
+  // The parent rebuilds errors by name, so a name is what makes it a CancelAll.
+  return outcome.error.name === 'CancelAll';
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
