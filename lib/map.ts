@@ -180,13 +180,13 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
       );
     } else {
       this.#iterated = true;
-      // Whole chunks at a time: no promise per item.
+      // Whole chunks at a time: no promise, and no JavaScript step, per item.
       this.#collecting = (async () => {
-        const values: R[] = [];
+        const chunks: R[][] = [];
         while (await this.#refill()) {
-          for (const value of this.#ready) values.push(value);
+          chunks.push(this.#readyIndex === 0 ? this.#ready : this.#ready.slice(this.#readyIndex));
         }
-        return values;
+        return flatten(chunks);
       })();
     }
     this.#collecting.catch(() => undefined);
@@ -216,8 +216,13 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
       try {
         while (this.#source !== undefined && this.#inflightItems < buffersize) {
           const room = Math.min(chunksize, buffersize - this.#inflightItems);
-          const items: T[] = [];
-          while (items.length < room) {
+          let items: T[] = [];
+          if (this.#source instanceof ArraySource) {
+            // An array is read by slices, not item by item.
+            items = this.#source.take(room);
+            if (items.length === 0) this.#source = undefined;
+          }
+          while (items.length < room && !(this.#source instanceof ArraySource)) {
             const source = this.#source;
             if (source === undefined) return;
             const step = source.next();
@@ -362,7 +367,52 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   }
 }
 
+/**
+ * A plain array as a source: read in slices, which costs one copy per chunk
+ * instead of an iterator step per item. Like the array's own iterator, it
+ * reads `length` as it goes, so items appended meanwhile are seen.
+ */
+class ArraySource<T> implements Iterator<T> {
+  readonly #array: readonly T[];
+  #position = 0;
+
+  constructor(array: readonly T[]) {
+    this.#array = array;
+  }
+
+  next(): IteratorResult<T> {
+    if (this.#position >= this.#array.length) return { value: undefined, done: true };
+    return { value: this.#array[this.#position++] as T, done: false };
+  }
+
+  /** The next `count` items (fewer at the end, none once exhausted). */
+  take(count: number): T[] {
+    const items = this.#array.slice(this.#position, this.#position + count);
+    this.#position += items.length;
+    return items;
+  }
+
+  return(): IteratorResult<T> {
+    this.#position = Number.POSITIVE_INFINITY;
+    return { value: undefined, done: true };
+  }
+}
+
+/** Joins chunk results into one array with the engine's bulk copy, not a loop per item. */
+function flatten<R>(chunks: R[][]): R[] {
+  if (chunks.length === 1) return chunks[0]!;
+  let out: R[] = [];
+  // concat takes its chunks as arguments: a bounded number per call.
+  for (let i = 0; i < chunks.length; i += 4096) {
+    out = out.concat(...chunks.slice(i, i + 4096));
+  }
+  return out;
+}
+
 function openSource<T>(iterable: Iterable<T> | AsyncIterable<T>): Source<T> {
+  if (Array.isArray(iterable) && iterable[Symbol.iterator] === Array.prototype[Symbol.iterator]) {
+    return new ArraySource(iterable);
+  }
   if (iterable !== null && (typeof iterable === 'object' || typeof iterable === 'function')) {
     if (Symbol.asyncIterator in iterable) return iterable[Symbol.asyncIterator]();
     if (Symbol.iterator in iterable) return iterable[Symbol.iterator]();

@@ -73,6 +73,36 @@ describe('Executor.map (transport-independent machinery)', () => {
     expect(ex.chunks).to.deep.equal([[1, 2, 3], [4, 5, 6], [7]]);
   });
 
+  it('reads an array in slices of chunksize, joining many chunks in order', async () => {
+    const input = Array.from({ length: 10_000 }, (_, i) => i);
+    const results = await ex.map((x: number) => x + 1, input, { chunksize: 7 });
+    expect(results).to.deep.equal(input.map((x) => x + 1));
+    expect(ex.chunks).to.have.length(Math.ceil(10_000 / 7));
+    expect(ex.chunks.every((chunk, i) => chunk[0] === i * 7)).to.equal(true);
+  });
+
+  it('sees items appended to an input array while the map reads it, like the array iterator', async () => {
+    const input = [1, 2, 3];
+    const seen: number[] = [];
+    for await (const value of ex.map((x: number) => x, input, { chunksize: 1, buffersize: 1 })) {
+      seen.push(value);
+      if (value === 1) input.push(4);
+    }
+    expect(seen).to.deep.equal([1, 2, 3, 4]);
+  });
+
+  it('reads an array with a custom iterator through that iterator', async () => {
+    class Reversed extends Array<number> {
+      override *[Symbol.iterator](): ArrayIterator<number> {
+        for (let i = this.length - 1; i >= 0; i--) yield this[i]!;
+      }
+    }
+    const input = Reversed.from([1, 2, 3]) as Reversed;
+    expect(await ex.map((x: number) => x * 10, input, { chunksize: 2 })).to.deep.equal([
+      30, 20, 10,
+    ]);
+  });
+
   it('consumes an endless generator lazily within buffersize', async () => {
     const pulled: number[] = [];
     const seen: number[] = [];
