@@ -153,6 +153,14 @@ export const CONTESTANTS: readonly ContestantInfo[] = [
     workloads: ALL,
   },
   {
+    name: 'ours-process/observed',
+    kind: 'ours',
+    setup:
+      'ProcessPoolExecutor, inline functions, observed: listeners on taskStarted, taskFinished ' +
+      'and taskFailed, and `stats()` every 10 ms (the cost of watching a pool)',
+    workloads: { tiny: true, 'map-chunked': true },
+  },
+  {
     name: 'ours-thread',
     kind: 'ours',
     setup: 'ThreadPoolExecutor, inline functions',

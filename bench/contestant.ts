@@ -91,11 +91,26 @@ const INLINE: Record<FnName, (...args: any[]) => unknown> = {
   echo: (bytes: Uint8Array) => bytes,
 };
 
-function ours(kind: 'process' | 'thread', flavour: 'inline' | 'module'): BenchPool {
+function ours(
+  kind: 'process' | 'thread',
+  flavour: 'inline' | 'module',
+  observed = false,
+): BenchPool {
   const { ProcessPoolExecutor, ThreadPoolExecutor, task } = loaded(libs.ours);
   const options = { maxWorkers: WORKERS, minWorkers: WORKERS, env: process.env };
   const ex =
     kind === 'process' ? new ProcessPoolExecutor(options) : new ThreadPoolExecutor(options);
+  let poll: NodeJS.Timeout | undefined;
+  if (observed) {
+    // What a dashboard does: count every event, sample the statistics.
+    const seen = { started: 0, finished: 0, failed: 0, samples: 0 };
+    ex.on('taskStarted', () => seen.started++);
+    ex.on('taskFinished', () => seen.finished++);
+    ex.on('taskFailed', () => seen.failed++);
+    poll = setInterval(() => {
+      seen.samples += ex.stats().runTime.count > 0 ? 1 : 0;
+    }, 10);
+  }
   const refs = new Map<FnName, unknown>();
   const fnFor = (name: FnName): any => {
     if (flavour === 'inline') return INLINE[name];
@@ -109,7 +124,10 @@ function ours(kind: 'process' | 'thread', flavour: 'inline' | 'module'): BenchPo
   return {
     call: (name, args) => ex.submit(fnFor(name), args as any),
     map: (name, items, chunksize) => ex.map(fnFor(name), items, { chunksize }),
-    close: () => ex.shutdown(),
+    close: () => {
+      clearInterval(poll);
+      return ex.shutdown();
+    },
   };
 }
 
@@ -144,6 +162,8 @@ function makePool(contestant: string): BenchPool {
       return ours('process', 'inline');
     case 'ours-process/module':
       return ours('process', 'module');
+    case 'ours-process/observed':
+      return ours('process', 'inline', true);
     case 'ours-thread':
       return ours('thread', 'inline');
     case 'ours-thread/module':

@@ -20,6 +20,22 @@ export interface TaskContext {
    * that ignores it is killed after a grace period.
    */
   readonly signal: AbortSignal;
+  /**
+   * Reports progress to the parent: `value` (anything structured clone can
+   * copy) reaches the submit's `onProgress` callback and the executor's
+   * `taskProgress` event. Rate-limited to one message per 50 ms per task;
+   * the latest value is always delivered, at the latest just before the
+   * task's result. A value that cannot be cloned throws here.
+   *
+   * @example
+   * ```ts
+   * for (let i = 0; i < files.length; i++) {
+   *   convert(files[i]);
+   *   currentTask().progress({ done: i + 1, total: files.length });
+   * }
+   * ```
+   */
+  progress(value: unknown): void;
 }
 
 /**

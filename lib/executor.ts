@@ -3,11 +3,12 @@
  * transport: shutdown state, `map` (built on a chunk primitive each executor
  * provides) and the validation of per-call options.
  */
-import { ExecutorShutdownError } from './errors.js';
+import { ArgumentTypeError, ExecutorShutdownError } from './errors.js';
 import type { Future } from './future.js';
-import { type ChunkOutcome, MapRun } from './map.js';
+import { type ChunkOutcome, type MapProgress, MapRun } from './map.js';
 import type { AnyFunction, TaskRef } from './task.js';
 import {
+  describeValue,
   validateBoolean,
   validateInteger,
   validateOptions,
@@ -25,7 +26,8 @@ export type ResultOf<F extends AnyFunction> = Awaited<ReturnType<F>>;
 export interface SubmitOptions {
   /**
    * Time limit for the task, in milliseconds of running time (time spent in
-   * the queue does not count). Default: the executor's `taskTimeout`.
+   * the queue does not count). Default: the executor's `taskTimeout`;
+   * `Infinity` means no limit for this task, whatever `taskTimeout` says.
    */
   timeout?: number | undefined;
   /** Aborting this signal cancels the task, pending or running. */
@@ -50,6 +52,20 @@ export interface MapOptions {
   buffersize?: number | undefined;
   /** Aborting this signal cancels the map: iteration rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /**
+   * Called with `{ done, failed, total }` as chunks finish: at most every
+   * 50 ms, and once more when every item is done. `total` is `undefined`
+   * until the input has been read to its end (a lazy or endless input).
+   * A callback that throws is reported as an `ExecutorListenerWarning`.
+   *
+   * @example
+   * ```ts
+   * await pool.map(work, items, {
+   *   onProgress: ({ done, total }) => process.stderr.write(`\r${done}/${total ?? '?'}`),
+   * });
+   * ```
+   */
+  onProgress?: ((progress: MapProgress) => void) | undefined;
 }
 
 /** Options of `shutdown`. */
@@ -140,6 +156,12 @@ export abstract class ExecutorBase implements Executor {
     );
     const timeout = validateTimeout('timeout', options?.timeout);
     const signal = validateSignal('signal', options?.signal);
+    const onProgress = options?.onProgress;
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw new ArgumentTypeError(
+        `Expected \`onProgress\` to be a function, got ${describeValue(onProgress)}`,
+      );
+    }
     return new MapRun<Parameters<F>[0], ResultOf<F>>(
       {
         submit: (items) => this._submitChunk(fn, items),
@@ -147,7 +169,7 @@ export abstract class ExecutorBase implements Executor {
         room: () => this._room(),
       },
       iterable,
-      { chunksize, buffersize, timeout, signal },
+      { chunksize, buffersize, timeout, signal, onProgress },
     );
   }
 

@@ -14,6 +14,7 @@
 import { inspect } from 'node:util';
 import { execute, isAbortError } from 'abort-controller-x';
 import pDefer, { type DeferredPromise } from 'p-defer';
+import type { TaskOutput } from './engine/output.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 import { validateOptions, validateSignal, validateTimeout } from './validate.js';
 
@@ -50,8 +51,11 @@ export interface CancelOptions {
 export interface RunningCanceller {
   /** Stops the running task behind `token`; returns `true` if it will be stopped. */
   cancelRunning(token: unknown, cause: unknown): boolean;
-  /** The pending future behind `token` was cancelled (it may already sit in a worker's line). */
-  pendingCancelled(token: unknown): void;
+  /**
+   * The pending future behind `token` was cancelled (it may already sit in a
+   * worker's line). Called once the future is cancelled and its callbacks ran.
+   */
+  pendingCancelled(token: unknown, cause: unknown): void;
 }
 
 /** A function called with the future once it is done. */
@@ -101,6 +105,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** Set by an executor that can stop this future's task while it runs. */
   #owner: RunningCanceller | undefined = undefined;
   #token: unknown = undefined;
+  #output: TaskOutput | undefined = undefined;
 
   /** The current state: `'pending' | 'running' | 'cancelled' | 'finished'`. */
   get state(): FutureState {
@@ -120,6 +125,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
       return this.#owner.cancelRunning(this.#token, undefined);
     }
     return this._cancel(undefined);
+  }
+
+  /**
+   * What the task wrote to stdout and stderr, when its executor runs with
+   * `stdio: 'capture'`: set before the future settles, for every task that
+   * reached a worker (`undefined` otherwise). Output and results travel on
+   * different channels; the executor waits for both, so the output is
+   * complete once the future is done (except for a task stopped by a time
+   * limit or a cancellation, which keeps what arrived until then).
+   */
+  get output(): TaskOutput | undefined {
+    return this.#output;
   }
 
   /** `true` if the future was cancelled. */
@@ -265,8 +282,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   _cancel(cause: unknown): boolean {
     if (this.#state === CANCELLED) return true;
     if (this.#state !== PENDING) return false;
-    this.#owner?.pendingCancelled(this.#token);
+    // Completing clears the owner link: keep it to tell the owner afterwards.
+    const owner = this.#owner;
+    const token = this.#token;
     this.#becomeCancelled(cause);
+    owner?.pendingCancelled(token, cause);
     return true;
   }
 
@@ -288,6 +308,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
     }
     this.#notified = true;
     this.#becomeCancelled(cause);
+  }
+
+  /** Sets `output` (executors with `stdio: 'capture'`). @internal */
+  _setOutput(output: TaskOutput): void {
+    this.#output = output;
   }
 
   /** Lets `cancel({ running: true })` reach the executor. @internal */
@@ -434,7 +459,13 @@ function waitLimited<T>(
 
 /** A one-line description of a thrown value: `TypeError: boom`, `0`, `null`. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  if (error instanceof Error) {
+    // CancelAll's message already starts with its name ("CancelAll: found it").
+    if (error.message === error.name || error.message.startsWith(`${error.name}: `)) {
+      return error.message;
+    }
+    return `${error.name}: ${error.message}`;
+  }
   return brief(error);
 }
 

@@ -6,6 +6,9 @@
  */
 
 export { currentTask, type TaskContext } from './current-task.js';
+export type { TaskOutput } from './engine/output.js';
+export type { EngineCounts, WorkerStats } from './engine/pool.js';
+export type { Distribution, TaskCounters } from './engine/stats.js';
 export {
   ArgumentRangeError,
   ArgumentTypeError,
@@ -23,6 +26,24 @@ export {
   type WorkerCrashInfo,
 } from './errors.js';
 export type {
+  ChannelMessage,
+  OutputEvent,
+  PoolEventName,
+  PoolEvents,
+  PoolListener,
+  TaskCancelledEvent,
+  TaskEventBase,
+  TaskFailedEvent,
+  TaskFinishedEvent,
+  TaskKind,
+  TaskProgressEvent,
+  TaskRetriedEvent,
+  TaskStartedEvent,
+  WorkerExitedEvent,
+  WorkerSpawnedEvent,
+} from './events.js';
+export { CHANNEL_PREFIX } from './events.js';
+export type {
   Callable,
   Executor,
   MapOptions,
@@ -38,7 +59,13 @@ export {
   type FutureState,
   type ResultOptions,
 } from './future.js';
-export type { PoolOptions, PoolStats, PoolSubmitOptions } from './pool-executor.js';
+export type { MapProgress } from './map.js';
+export {
+  PoolExecutor,
+  type PoolOptions,
+  type PoolStats,
+  type PoolSubmitOptions,
+} from './pool-executor.js';
 export { ProcessPoolExecutor, type ProcessPoolOptions } from './process-pool.js';
 export { type AnyFunction, isTaskRef, type TaskRef, task } from './task.js';
 export { ThreadPoolExecutor, type ThreadPoolOptions } from './thread-pool.js';

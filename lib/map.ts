@@ -10,6 +10,7 @@
  * cancelled as soon as the failure is known, and the input is closed.
  */
 import { ArgumentTypeError, TimeoutError } from './errors.js';
+import { reportListenerError } from './events.js';
 import type { Future } from './future.js';
 import { describeValue } from './validate.js';
 
@@ -23,12 +24,26 @@ export interface ChunkOutcome<R> {
   error?: unknown;
 }
 
+/** How far a map has come, as `onProgress` receives it. */
+export interface MapProgress {
+  /** Items that finished with a value. */
+  done: number;
+  /** Items that failed (the map then stops: the rest is cancelled). */
+  failed: number;
+  /** Items in the input, once it has been read to its end; `undefined` until then. */
+  total: number | undefined;
+}
+
+/** At most one `onProgress` call this often (ms), plus one when the map ends. */
+export const MAP_PROGRESS_INTERVAL_MS = 50;
+
 /** Limits of one map run, already validated. */
 export interface MapLimits {
   chunksize: number;
   buffersize: number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
+  onProgress: ((progress: MapProgress) => void) | undefined;
 }
 
 interface Slot<R> {
@@ -80,6 +95,13 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #collecting: Promise<R[]> | undefined;
   #iterated = false;
   #onAbort: (() => void) | undefined;
+  /** Progress: items read from the input, finished, failed; the total once known. */
+  #read = 0;
+  #doneItems = 0;
+  #failedItems = 0;
+  #total: number | undefined;
+  #progressAt = Number.NEGATIVE_INFINITY;
+  #progressTimer: NodeJS.Timeout | undefined;
 
   constructor(
     runner: ChunkRunner<T, R>,
@@ -220,7 +242,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
           if (this.#source instanceof ArraySource) {
             // An array is read by slices, not item by item.
             items = this.#source.take(room);
-            if (items.length === 0) this.#source = undefined;
+            if (items.length === 0) this.#exhausted();
           }
           while (items.length < room && !(this.#source instanceof ArraySource)) {
             const source = this.#source;
@@ -230,7 +252,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
             // The run may have stopped while an async input was being read.
             if (this.#source === undefined) return;
             if (result.done) {
-              this.#source = undefined;
+              this.#exhausted();
               break;
             }
             items.push(result.value);
@@ -248,6 +270,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
           };
           this.#inflight.push(slot);
           this.#inflightItems += items.length;
+          this.#read += items.length;
           slot.future._addWaiter(this.#onChunkDone);
         }
       } catch (error) {
@@ -265,8 +288,50 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     return filling;
   }
 
-  /** A chunk failed: nothing after it will be handed out, so cancel that now. */
+  /** The input has no more items: the total is known. */
+  #exhausted(): void {
+    this.#source = undefined;
+    this.#total = this.#read;
+    this.#reportProgress();
+  }
+
+  /** Calls `onProgress`, at most every MAP_PROGRESS_INTERVAL_MS, and always at the end. */
+  #reportProgress(): void {
+    const onProgress = this.#limits.onProgress;
+    if (onProgress === undefined || this.#finished) return;
+    const complete =
+      this.#total !== undefined && this.#doneItems + this.#failedItems >= this.#total;
+    const now = performance.now();
+    if (!complete && now - this.#progressAt < MAP_PROGRESS_INTERVAL_MS) {
+      // A trailing call, so the last state shows even if nothing else happens for a while.
+      this.#progressTimer ??= setTimeout(() => {
+        this.#progressTimer = undefined;
+        this.#reportProgress();
+      }, MAP_PROGRESS_INTERVAL_MS).unref();
+      return;
+    }
+    clearTimeout(this.#progressTimer);
+    this.#progressTimer = undefined;
+    this.#progressAt = now;
+    try {
+      onProgress({ done: this.#doneItems, failed: this.#failedItems, total: this.#total });
+    } catch (error) {
+      reportListenerError('onProgress', error);
+    }
+  }
+
+  /** Counts a settled chunk for progress; a failed one also cancels what comes after it. */
   readonly #onChunkDone = (future: Future<ChunkOutcome<R>>): void => {
+    if (!future.cancelled()) {
+      if (future._failed()) {
+        this.#failedItems++;
+      } else {
+        const outcome = future._value() as ChunkOutcome<R>;
+        this.#doneItems += outcome.values.length;
+        if (outcome.failed) this.#failedItems++;
+      }
+      this.#reportProgress();
+    }
     if (this.#cancelling) return;
     const failed =
       future.cancelled() || future._failed() || (future._value() as ChunkOutcome<R>).failed;
@@ -307,6 +372,8 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    clearTimeout(this.#progressTimer);
+    this.#progressTimer = undefined;
     this.#cancelFrom(0);
     this.#inflight.length = 0;
     this.#inflightItems = 0;

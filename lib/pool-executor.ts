@@ -4,9 +4,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { FunctionRegistry } from './engine/functions.js';
-import { type EngineCounts, Pool } from './engine/pool.js';
+import { makeNonce } from './engine/output.js';
+import { type EngineStats, Pool } from './engine/pool.js';
 import type { SpawnOptions, Transport } from './engine/transport.js';
 import { CancelAll } from './errors.js';
+import { PoolEventHub, type PoolEventName, type PoolListener } from './events.js';
 import {
   type Callable,
   checkSubmitOptions,
@@ -16,11 +18,13 @@ import {
 } from './executor.js';
 import type { Future } from './future.js';
 import type { ChunkOutcome } from './map.js';
+import { PipedOutput } from './piped-output.js';
 import type { AnyFunction, TaskRef } from './task.js';
 import {
   rangeError,
   typeError,
   validateInteger,
+  validateOneOf,
   validateOptions,
   validateTimeout,
 } from './validate.js';
@@ -83,16 +87,46 @@ export interface PoolOptions {
    * the workers too.
    */
   execArgv?: string[] | undefined;
+  /**
+   * Where the workers' stdout and stderr go.
+   * - `'inherit'`: to the parent's stdout and stderr, as they are.
+   * - `'capture'`: each task's output is collected and put on its future
+   *   (`future.output`, up to 1 MiB per stream), complete once the future
+   *   is done; output between tasks goes to the parent's streams.
+   * - `'pipe'`: every worker's output, a line at a time tagged `[pid] `, on
+   *   the readable streams `executor.stdout` and `executor.stderr` (read
+   *   them: what is not read is buffered in memory).
+   *
+   * With `'capture'` and `'pipe'` every chunk is also an `output` event,
+   * with the id of the task that wrote it. In every mode the last 8 KiB of
+   * a worker's stderr go into the `WorkerCrashedError` of a crash.
+   * Worker threads (ThreadPoolExecutor) capture what JavaScript writes to
+   * `process.stdout`/`process.stderr`; output of native code goes to the
+   * process's own descriptors.
+   * @default 'inherit'
+   */
+  stdio?: 'inherit' | 'capture' | 'pipe' | undefined;
 }
 
 /** `submit` options of the pool executors. */
 export interface PoolSubmitOptions extends SubmitOptions {
   /** Re-run the task up to this many times if its worker crashes. Default: the executor's `retries`. */
   retries?: number | undefined;
+  /**
+   * Called with each value task code reports with `currentTask().progress()`
+   * (rate-limited by the worker to one per 50 ms; the last value always
+   * arrives, before the result). A callback that throws is reported as an
+   * `ExecutorListenerWarning`.
+   */
+  onProgress?: ((value: unknown) => void) | undefined;
 }
 
-/** Counters of a pool executor. */
-export interface PoolStats extends EngineCounts {}
+/**
+ * What `stats()` returns: workers and tasks now, counters since the
+ * executor was made, time distributions over the last 1,024 tasks, and the
+ * last reported resources of each worker. A `map` chunk counts as one task.
+ */
+export interface PoolStats extends EngineStats {}
 
 const DEFAULTS = Object.freeze({
   minWorkers: 0,
@@ -119,6 +153,7 @@ export interface CheckedPoolOptions {
   initargs: unknown[];
   env: NodeJS.ProcessEnv | undefined;
   execArgv: string[] | undefined;
+  stdio: 'inherit' | 'capture' | 'pipe';
 }
 
 /** Validates the options of both executors; throws TypeError/RangeError naming the option. */
@@ -170,23 +205,33 @@ export function checkPoolOptions(options: PoolOptions | undefined): CheckedPoolO
     initargs: o.initargs ?? [],
     env: o.env,
     execArgv: o.execArgv,
+    stdio: validateOneOf('stdio', o.stdio, ['inherit', 'capture', 'pipe'] as const, 'inherit'),
   };
 }
 
 /**
- * The executor built on the engine; subclasses pick the transport.
- * @internal
+ * What ProcessPoolExecutor and ThreadPoolExecutor have in common beyond the
+ * `Executor` interface: events, statistics, `cancelAll`, backpressure and
+ * piped output. Use it as a type for either; construct one of the two.
  */
 export abstract class PoolExecutor extends ExecutorBase {
   readonly #functions = new FunctionRegistry();
   readonly #pool: Pool;
   readonly #maxWorkers: number;
   readonly #maxQueued: number;
+  readonly #events = new PoolEventHub(this);
+  readonly #piped: PipedOutput | undefined;
 
-  protected constructor(transport: Transport, checked: CheckedPoolOptions, spawn: SpawnOptions) {
+  protected constructor(
+    transport: Transport,
+    checked: CheckedPoolOptions,
+    spawn: Omit<SpawnOptions, 'stdio' | 'nonce'>,
+  ) {
     super();
     this.#maxWorkers = checked.maxWorkers;
     this.#maxQueued = checked.maxQueued;
+    const piped = checked.stdio === 'pipe' ? new PipedOutput() : undefined;
+    this.#piped = piped;
     const initializer =
       checked.initializer === undefined
         ? undefined
@@ -204,8 +249,69 @@ export abstract class PoolExecutor extends ExecutorBase {
       retries: checked.retries,
       shutdownGrace: checked.shutdownGrace,
       cancelGrace: checked.cancelGrace,
-      spawn,
+      spawn: {
+        ...spawn,
+        stdio: checked.stdio,
+        nonce: checked.stdio === 'inherit' ? undefined : makeNonce(),
+      },
+      events: this.#events,
+      pipe:
+        piped === undefined ? undefined : (pid, stream, chunk) => piped.write(pid, stream, chunk),
     });
+  }
+
+  /**
+   * With `stdio: 'pipe'`: every worker's stdout, a line at a time, each
+   * line prefixed with `[pid] `; ends after shutdown. `undefined` otherwise.
+   */
+  get stdout(): NodeJS.ReadableStream | undefined {
+    return this.#piped?.stdout;
+  }
+
+  /** With `stdio: 'pipe'`: every worker's stderr, like `stdout`. `undefined` otherwise. */
+  get stderr(): NodeJS.ReadableStream | undefined {
+    return this.#piped?.stderr;
+  }
+
+  /**
+   * Adds a listener for an executor event (see `PoolEvents`): task
+   * started/finished/failed/cancelled/retried/progress, worker
+   * spawned/exited, `drain`, `idle`, `output`. Listeners run synchronously,
+   * inside the engine; one that throws is reported as an
+   * `ExecutorListenerWarning` and cannot disturb the executor. The same
+   * events are published on `node:diagnostics_channel` as
+   * `concurrent-futures:<event>`. Returns the executor.
+   *
+   * @example
+   * ```ts
+   * pool.on('taskFailed', ({ taskId, error }) => console.error(taskId, error));
+   * ```
+   */
+  on<E extends PoolEventName>(event: E, listener: PoolListener<E>): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  /** Like `on`, for one event only. Returns the executor. */
+  once<E extends PoolEventName>(event: E, listener: PoolListener<E>): this {
+    this.#events.once(event, listener);
+    return this;
+  }
+
+  /** Removes a listener added with `on` or `once`. Returns the executor. */
+  off<E extends PoolEventName>(event: E, listener: PoolListener<E>): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  /** Same as `off` (for `events.once(executor, name)` and `events.on`). */
+  removeListener<E extends PoolEventName>(event: E, listener: PoolListener<E>): this {
+    return this.off(event, listener);
+  }
+
+  /** How many listeners `event` has. */
+  listenerCount(event: PoolEventName): number {
+    return this.#events.listenerCount(event);
   }
 
   /** The most workers this executor runs at once. */
@@ -232,7 +338,17 @@ export abstract class PoolExecutor extends ExecutorBase {
       options?.retries === undefined
         ? undefined
         : validateInteger('retries', options.retries, 0, 0);
-    return this.#pool.submit<ResultOf<F>>('run', info, args ?? [], { timeout, signal, retries });
+    const onProgress = options?.onProgress;
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw typeError('onProgress', 'a function', onProgress);
+    }
+    return this.#pool.submit<ResultOf<F>>('run', info, args ?? [], {
+      // Infinity opts one task out of the executor's taskTimeout.
+      timeout: options?.timeout === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : timeout,
+      signal,
+      retries,
+      onProgress,
+    });
   }
 
   /**
@@ -257,9 +373,13 @@ export abstract class PoolExecutor extends ExecutorBase {
     return this.#pool.whenQueueBelow(bound);
   }
 
-  /** Worker and task counters. */
+  /**
+   * Workers and tasks now, counters, recent run and wait times, and each
+   * worker's last reported resources (see `PoolStats`). Cheap: call it as
+   * often as you like.
+   */
   stats(): PoolStats {
-    return this.#pool.counts();
+    return this.#pool.stats();
   }
 
   /** @internal */
@@ -281,6 +401,7 @@ export abstract class PoolExecutor extends ExecutorBase {
       timeout: undefined,
       signal: undefined,
       retries: undefined,
+      onProgress: undefined,
     });
   }
 
@@ -301,6 +422,6 @@ export abstract class PoolExecutor extends ExecutorBase {
   }
 
   protected _shutdown(): Promise<void> {
-    return this.#pool.shutdown();
+    return this.#pool.shutdown().then(() => this.#piped?.end());
   }
 }

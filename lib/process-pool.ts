@@ -4,19 +4,11 @@
  */
 import { processTransport } from './engine/process-transport.js';
 import { checkPoolOptions, PoolExecutor, type PoolOptions } from './pool-executor.js';
-import { validateOneOf } from './validate.js';
 
 /** Options of `new ProcessPoolExecutor(options)`. */
 export interface ProcessPoolOptions extends PoolOptions {
   /** Working directory of the worker processes. @default process.cwd() */
   cwd?: string | undefined;
-  /**
-   * Where worker output goes. `'inherit'`: to the parent's stdout and
-   * stderr as is (stderr passes through the parent so its tail can be
-   * attached to `WorkerCrashedError`).
-   * @default 'inherit'
-   */
-  stdio?: 'inherit' | undefined;
 }
 
 /**
@@ -37,7 +29,6 @@ export class ProcessPoolExecutor extends PoolExecutor {
     if (cwd !== undefined && typeof cwd !== 'string') {
       throw new TypeError(`Expected \`cwd\` to be a string, got ${typeof cwd}`);
     }
-    const stdio = validateOneOf('stdio', options?.stdio, ['inherit'] as const, 'inherit');
-    super(processTransport, checked, { env: checked.env, execArgv: checked.execArgv, cwd, stdio });
+    super(processTransport, checked, { env: checked.env, execArgv: checked.execArgv, cwd });
   }
 }

@@ -41,7 +41,6 @@ export class ThreadPoolExecutor extends PoolExecutor {
       env: checked.env,
       execArgv: checked.execArgv,
       cwd: undefined,
-      stdio: 'inherit',
       resourceLimits: limits,
     });
   }

@@ -1034,18 +1034,20 @@ for (const { name, kind, make } of EXECUTORS) {
         }
       });
 
-      it('lets a program that never calls shutdown() exit by itself, even with a long idleTimeout', async () => {
-        const run = await runNode(new URL('forgets-shutdown.mjs', FIXTURES), [kind]);
-        expect(run.code, howItEnded(run)).to.equal(0);
-        const output = JSON.parse(run.stdout.trim()) as { results: unknown[]; workers: number[] };
-        expect(output.results).to.deep.equal([42, 'second']);
-        expect(output.workers.length).to.be.within(1, 2);
-        if (kind === 'process') {
-          await until('the exited program’s workers to be gone', () =>
-            output.workers.every((pid) => !isAlive(pid)),
-          );
-        }
-      });
+      for (const stdio of ['inherit', 'capture', 'pipe']) {
+        it(`lets a program that never calls shutdown() exit by itself, even with a long idleTimeout (stdio '${stdio}')`, async () => {
+          const run = await runNode(new URL('forgets-shutdown.mjs', FIXTURES), [kind, stdio]);
+          expect(run.code, howItEnded(run)).to.equal(0);
+          const output = JSON.parse(run.stdout.trim()) as { results: unknown[]; workers: number[] };
+          expect(output.results).to.deep.equal([42, 'second']);
+          expect(output.workers.length).to.be.within(1, 2);
+          if (kind === 'process') {
+            await until('the exited program’s workers to be gone', () =>
+              output.workers.every((pid) => !isAlive(pid)),
+            );
+          }
+        });
+      }
     });
 
     describe('option validation', () => {

@@ -186,6 +186,52 @@ describe('ProcessPoolExecutor robustness', function () {
     }
   });
 
+  describe('a large result followed by a task that blocks or kills its worker', () => {
+    // One function for every step, so that after the warm-up the engine
+    // sends the steps to the worker in one batch and the worker runs them
+    // back to back.
+    const step = (mode: string, bytes: number): unknown => {
+      if (mode === 'big') return new Uint8Array(bytes).fill(9);
+      if (mode === 'spin') while (true) {}
+      if (mode === 'exit') process.exit(3);
+      return bytes;
+    };
+
+    it('delivers the large result, and times out the blocking task', async () => {
+      // The result does not fit the pipe at once: it is written in the
+      // background, which needs the worker's event loop, which the next task
+      // blocks. Before the fix both futures stayed unsettled forever.
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 100, shutdownGrace: 500 });
+      try {
+        await Promise.all(Array.from({ length: 500 }, (_, i) => pool.submit(step, ['warm', i])));
+        const big = pool.submit(step, ['big', 4 * 1024 * 1024]);
+        const spin = pool.submit(step, ['spin', 0], { timeout: 300 });
+        const value = (await big) as Uint8Array;
+        expect(value.byteLength).to.equal(4 * 1024 * 1024);
+        expect(value[0]).to.equal(9);
+        expect(await failure(spin)).to.be.instanceOf(TaskTimeoutError);
+        expect(await pool.submit(step, ['warm', 5])).to.equal(5);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('delivers the large result, and blames the crash on the task that exited', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+      try {
+        await Promise.all(Array.from({ length: 500 }, (_, i) => pool.submit(step, ['warm', i])));
+        const big = pool.submit(step, ['big', 4 * 1024 * 1024]);
+        const exit = pool.submit(step, ['exit', 0]);
+        expect(((await big) as Uint8Array).byteLength).to.equal(4 * 1024 * 1024);
+        const error = (await failure(exit)) as WorkerCrashedError;
+        expect(error).to.be.instanceOf(WorkerCrashedError);
+        expect(error.exitCode).to.equal(3);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+  });
+
   it('fails a task whose worker crashes during shutdown and still shuts down', async () => {
     const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
     const future = pool.submit(
@@ -360,6 +406,23 @@ describe('ProcessPoolExecutor robustness', function () {
         expect(error).to.be.instanceOf(TaskTimeoutError);
         expect(error.timeout).to.equal(200);
         expect(await pool.submit(() => 'next task runs')).to.equal('next task runs');
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('a task submitted with timeout: Infinity is exempt from the executor taskTimeout', async () => {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, taskTimeout: 50 });
+      try {
+        const slow = (ms: number) => {
+          const until = Date.now() + ms;
+          while (Date.now() < until) {}
+          return 'done';
+        };
+        expect(await failure(pool.submit(slow, [400]))).to.be.instanceOf(TaskTimeoutError);
+        expect(await pool.submit(slow, [400], { timeout: Number.POSITIVE_INFINITY })).to.equal(
+          'done',
+        );
       } finally {
         await pool.shutdown();
       }

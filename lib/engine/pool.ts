@@ -4,7 +4,9 @@
  * It owns the queue of pending tasks, the workers and their life cycle,
  * per-task bookkeeping (time limits, cancellation of running tasks, retries
  * after crashes) and shutdown. It knows nothing about how a worker is
- * reached: it talks to `WorkerHandle`s made by a `Transport`.
+ * reached: it talks to `WorkerHandle`s made by a `Transport`. What it counts
+ * and tells goes through `Telemetry`; output split by task through
+ * `WorkerOutput`.
  *
  *   submit ──> queue ──pump──> worker.tasks ──send──> worker
  *                                  ^                      │
@@ -17,17 +19,13 @@
  * does not, so a program that forgets `shutdown()` still exits.
  */
 import pDefer, { type DeferredPromise } from 'p-defer';
-import {
-  BrokenExecutorError,
-  CancelAll,
-  QueueFullError,
-  TaskTimeoutError,
-  WorkerCrashedError,
-} from '../errors.js';
+import { BrokenExecutorError, CancelAll, QueueFullError, TaskTimeoutError } from '../errors.js';
 import { describeError, Future, type RunningCanceller } from '../future.js';
 import type { ChunkOutcome } from '../map.js';
+import { crashError, crashReason, type DeadWorker, uncloneableError } from './crash.js';
 import { decodeError, type EncodedError } from './error-codec.js';
 import type { FnInfo } from './functions.js';
+import { Capture } from './output.js';
 import {
   type EncodedChunkOutcome,
   type FnRef,
@@ -37,10 +35,17 @@ import {
   TASK_ALONE,
   TASK_CHUNK,
   TASK_TIMED,
+  type Usage,
   type WorkerMessage,
 } from './protocol.js';
 import { TaskQueue } from './queue.js';
-import type { ExitInfo, SpawnOptions, Transport, WorkerHandle } from './transport.js';
+import type { EngineOptions, Slot, Task, TaskSettings } from './records.js';
+import type { Distribution, TaskCounters } from './stats.js';
+import { Telemetry } from './telemetry.js';
+import type { ExitInfo, WorkerHandle } from './transport.js';
+import { WorkerOutput } from './worker-output.js';
+
+export type { EngineOptions, TaskSettings } from './records.js';
 
 /**
  * Consecutive workers that may fail to start (initializer throws, entry
@@ -61,103 +66,51 @@ export const MAX_START_FAILURES = 3;
 const TARGET_QUEUED_MS = 4;
 const MAX_DEPTH = 256;
 
-/** Engine settings, validated by the executor facades. */
-export interface EngineOptions {
-  transport: Transport;
-  maxWorkers: number;
-  minWorkers: number;
-  /** ms an idle worker above `minWorkers` lives on. */
-  idleTimeout: number;
-  /** Recycle a worker after this many tasks (Infinity: never). */
-  maxTasksPerWorker: number;
-  initializer: FnInfo | undefined;
-  initargs: unknown[];
-  /** Bound of the pending queue (Infinity: unbounded). */
-  maxQueued: number;
-  /** Default time limit of a task in ms, or undefined. */
-  taskTimeout: number | undefined;
-  /** Default number of re-runs of a task whose worker crashed. */
-  retries: number;
-  /** ms between SIGTERM and SIGKILL when a worker must go. */
-  shutdownGrace: number;
-  /** ms a running task gets to react to its aborted signal before its worker is killed. */
-  cancelGrace: number;
-  spawn: SpawnOptions;
-}
-
-/** Per-submit settings. */
-export interface TaskSettings {
-  timeout: number | undefined;
-  signal: AbortSignal | undefined;
-  retries: number | undefined;
-}
-
-interface Task {
-  readonly id: number;
-  readonly kind: 'run' | 'chunk';
-  readonly future: Future<any>;
-  readonly fn: FnInfo;
-  readonly payload: unknown[];
-  readonly timeout: number | undefined;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  retriesLeft: number;
-  worker: Slot | undefined;
-  timer: NodeJS.Timeout | undefined;
-  /** Set once the engine is done with the task (counted out of #unsettled). */
-  released: boolean;
-  /** Armed when the task was told to stop: kills the worker if it has not stopped after `cancelGrace`. */
-  stopTimer: NodeJS.Timeout | undefined;
-  /**
-   * The task was in flight on a worker that crashed while it held several
-   * unreported tasks: outcomes travel in batches, so any of the first ones
-   * may have been running. It runs again with its outcome reported alone and
-   * at once (`f` in the protocol), so that a second crash is pinned on the
-   * right task. A task that had finished before the crash runs twice.
-   */
-  suspect: boolean;
-  /** Cancelled while waiting in the engine's queue (TaskQueue bookkeeping). */
-  deadInQueue: boolean;
-}
-
-interface Slot {
-  readonly handle: WorkerHandle;
-  /** starting: spawned, not ready yet; ready: takes tasks; retiring: asked or forced to exit. */
-  state: 'starting' | 'ready' | 'retiring';
-  /** Tasks sent to this worker and not done, in order; the first is running. */
-  readonly tasks: Task[];
-  readonly knownFns: Set<number>;
-  completed: number;
-  /** How many tasks may be in flight to this worker (adaptive). */
-  depth: number;
-  /** Moving average of the time per task, ms (0: not measured yet). */
-  avgTaskMs: number;
-  /** When the task at the head of `tasks` started, as far as the parent knows. */
-  headSince: number;
-  idleTimer: NodeJS.Timeout | undefined;
-  killTimer: NodeJS.Timeout | undefined;
-  /** Set when the engine itself kills the worker (time limit, cancellation, init failure). */
-  killReason: string | undefined;
-  startError: unknown;
-  /** What the worker reported just before dying of an error that escaped task code. */
-  fatal: { origin: string; error: unknown } | undefined;
-  referenced: boolean;
-}
-
-/** A snapshot of the engine's counters. */
+/** A snapshot of the engine's workers and tasks. */
 export interface EngineCounts {
+  /** Workers alive (starting, idle, busy or retiring). */
   workers: number;
   idle: number;
   busy: number;
   starting: number;
+  /** Tasks waiting to start, including those already sent ahead to a worker. */
   queued: number;
   running: number;
+}
+
+/** One worker in `stats().perWorker`. */
+export interface WorkerStats {
+  /** Process id (thread id for ThreadPoolExecutor). */
+  pid: number | undefined;
+  state: 'starting' | 'idle' | 'busy' | 'retiring';
+  /** Tasks it completed (any outcome). */
+  tasksCompleted: number;
+  /** Resident set size, bytes, as last reported (processes only). */
+  rss: number | undefined;
+  /** V8 heap in use, bytes, as last reported. */
+  heapUsed: number | undefined;
+  /** CPU time used, ms, user + system, as last reported (processes only). */
+  cpuTime: number | undefined;
+  /** How old those figures are, ms (reported at most once a second, while it works). */
+  usageAge: number | undefined;
+}
+
+/** Everything `stats()` returns. */
+export interface EngineStats extends EngineCounts, TaskCounters {
+  /** Running time of recent tasks (worker-measured), ms. */
+  runTime: Distribution;
+  /** Time recent tasks waited from submit to start, ms. */
+  waitTime: Distribution;
+  perWorker: WorkerStats[];
 }
 
 export class Pool implements RunningCanceller {
   readonly #o: EngineOptions;
   readonly #queue = new TaskQueue<Task>();
   readonly #workers = new Set<Slot>();
+  readonly #telemetry: Telemetry;
+  /** `stdio: 'capture'`: tasks whose output is being collected, by id. */
+  readonly #capturing = new Map<number, Task>();
   #nextTaskId = 1;
   #pumpScheduled = false;
   #closing = false;
@@ -169,9 +122,12 @@ export class Pool implements RunningCanceller {
   #loopHold: NodeJS.Timeout | undefined;
   /** Callers of `whenQueueBelow`, woken as the queue shrinks. */
   #roomWaiters: Array<{ limit: number; resolve: () => void }> = [];
+  /** Something was queued since the last `drain` event. */
+  #undrained = false;
 
   constructor(options: EngineOptions) {
     this.#o = options;
+    this.#telemetry = new Telemetry(options.events);
   }
 
   /** Schedules one unit of work and returns its future. */
@@ -182,40 +138,49 @@ export class Pool implements RunningCanceller {
     settings: TaskSettings,
   ): Future<R> {
     const future = new Future<R>();
-    if (this.#broken !== undefined) {
-      future.setException(this.#brokenError());
-      return future;
-    }
-    if (this.#queue.live >= this.#o.maxQueued) {
-      future.setException(
-        new QueueFullError(
-          `The pending queue is full: ${this.#o.maxQueued} tasks are waiting (maxQueued); wait for room before submitting more`,
-        ),
-      );
+    if (this.#broken !== undefined || this.#queue.live >= this.#o.maxQueued) {
+      const error =
+        this.#broken !== undefined
+          ? this.#brokenError()
+          : new QueueFullError(
+              `The pending queue is full: ${this.#o.maxQueued} tasks are waiting (maxQueued); wait for room before submitting more`,
+            );
+      future.setException(error);
+      this.#telemetry.refused(future, kind, kind === 'run' ? 1 : payload.length, error);
       return future;
     }
     const { signal } = settings;
-    if (signal?.aborted) {
-      future._cancel(signal.reason);
-      return future;
-    }
+    const limit = settings.timeout ?? this.#o.taskTimeout;
     const task: Task = {
       id: this.#nextTaskId++,
       kind,
       future,
       fn,
       payload,
-      timeout: settings.timeout ?? this.#o.taskTimeout,
+      timeout: limit === Number.POSITIVE_INFINITY ? undefined : limit,
       signal,
+      onProgress: settings.onProgress,
+      submittedAt: performance.now(),
+      startedAt: 0,
       onAbort: undefined,
       retriesLeft: settings.retries ?? this.#o.retries,
+      retried: 0,
       worker: undefined,
       timer: undefined,
       stopTimer: undefined,
       suspect: false,
       deadInQueue: false,
       released: false,
+      capture: undefined,
+      held: undefined,
     };
+    this.#telemetry.submitted();
+    if (signal?.aborted) {
+      task.released = true;
+      future._cancel(signal.reason);
+      this.#telemetry.cancelled(task, false, signal.reason);
+      return future;
+    }
     if (this.#unsettled++ === 0) this.#holdLoop(true);
     if (signal !== undefined) {
       task.onAbort = () => this.#abort(task, signal.reason);
@@ -223,6 +188,7 @@ export class Pool implements RunningCanceller {
     }
     future._setOwner(this, task);
     this.#queue.push(task);
+    this.#undrained = true;
     this.#schedulePump();
     return future;
   }
@@ -231,25 +197,29 @@ export class Pool implements RunningCanceller {
   cancelRunning(token: unknown, cause: unknown): boolean {
     const task = token as Task;
     if (!task.future.running()) return task.future._cancel(cause);
+    this.#attachOutput(task);
     task.future._setCancelledWhileRunning(cause);
     this.#release(task);
     this.#stopInWorker(task, 'cancel');
+    this.#telemetry.cancelled(task, true, cause);
     return true;
   }
 
   /** A pending task was cancelled: if it already sits in a worker's line, have it skipped. */
-  pendingCancelled(token: unknown): void {
+  pendingCancelled(token: unknown, cause: unknown): void {
     const task = token as Task;
     const worker = task.worker;
     this.#release(task);
+    this.#forgetOutput(task);
     this.#schedulePump();
     if (worker === undefined) {
       this.#queue.markDead(task);
-      return;
+    } else {
+      // It waits in the worker's line: the worker skips it when it gets there.
+      // (No kill timer: the task ahead of it may rightly take long.)
+      worker.handle.send({ cf: PROTOCOL_TAG, k: 'cancel', id: task.id, why: 'cancel' });
     }
-    // It waits in the worker's line: the worker skips it when it gets there.
-    // (No kill timer: the task ahead of it may rightly take long.)
-    worker.handle.send({ cf: PROTOCOL_TAG, k: 'cancel', id: task.id, why: 'cancel' });
+    this.#telemetry.cancelled(task, false, cause);
   }
 
   /**
@@ -332,6 +302,31 @@ export class Pool implements RunningCanceller {
     return { workers: this.#workers.size, idle, busy, starting, queued, running };
   }
 
+  /** Counts, counters, time distributions and per-worker figures. */
+  stats(): EngineStats {
+    const now = performance.now();
+    const perWorker: WorkerStats[] = [];
+    for (const slot of this.#workers) {
+      const usage = slot.usage;
+      perWorker.push({
+        pid: slot.handle.pid,
+        state: slot.state === 'ready' ? (slot.tasks.length > 0 ? 'busy' : 'idle') : slot.state,
+        tasksCompleted: slot.completed,
+        rss: usage?.rss,
+        heapUsed: usage?.heapUsed,
+        cpuTime: usage?.cpuTime,
+        usageAge: usage === undefined ? undefined : now - usage.at,
+      });
+    }
+    return {
+      ...this.counts(),
+      ...this.#telemetry.counters,
+      runTime: this.#telemetry.runTime,
+      waitTime: this.#telemetry.waitTime,
+      perWorker,
+    };
+  }
+
   /** A readable dump of the workers and their in-flight tasks, for debugging. @internal */
   _debug(): unknown {
     return [...this.#workers].map((slot) => ({
@@ -381,6 +376,10 @@ export class Pool implements RunningCanceller {
         );
         if (room > 0) this.#dispatch(slot, room);
       }
+    }
+    if (this.#undrained && this.#queue.live === 0) {
+      this.#undrained = false;
+      if (this.#telemetry.wants('drain')) this.#telemetry.hub.emit('drain', {});
     }
     this.#notifyRoom();
     this.#maybeFinishShutdown();
@@ -445,10 +444,12 @@ export class Pool implements RunningCanceller {
       pushTask(fields, task, known ? task.fn.id : { ...task.fn });
       try {
         slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: fields });
-      } catch (error) {
+      } catch (sendError) {
         this.#release(task);
         if (task.future.running() || task.future.setRunningOrNotifyCancel()) {
-          task.future.setException(uncloneableError(task, error));
+          const error = uncloneableError(task.id, task.kind, task.payload, sendError);
+          task.future.setException(error);
+          this.#telemetry.failed(task, error);
         }
         continue;
       }
@@ -460,9 +461,15 @@ export class Pool implements RunningCanceller {
   /** Records that `batch` was sent to `slot`. */
   #accept(slot: Slot, batch: Task[]): void {
     const wasEmpty = slot.tasks.length === 0;
+    const capture = this.#o.spawn.stdio === 'capture';
     for (const task of batch) {
       task.worker = slot;
       slot.tasks.push(task);
+      if (capture) {
+        // A fresh record per attempt: a retried task keeps only its last run's output.
+        task.capture = new Capture();
+        this.#capturing.set(task.id, task);
+      }
     }
     clearTimeout(slot.idleTimer);
     slot.idleTimer = undefined;
@@ -481,7 +488,10 @@ export class Pool implements RunningCanceller {
     if (task === undefined) return;
     // A retried task is still running from its first attempt; a cancelled
     // one is skipped by the worker and its outcome ignored.
-    if (task.future.state === 'pending') task.future.setRunningOrNotifyCancel();
+    if (task.future.state === 'pending') {
+      task.future.setRunningOrNotifyCancel();
+      this.#telemetry.started(task, now);
+    }
     if (task.future.running()) this.#startClock(task);
   }
 
@@ -494,11 +504,13 @@ export class Pool implements RunningCanceller {
     task.timer = undefined;
     if (task.future.done()) return;
     this.#release(task);
-    task.future.setException(
-      new TaskTimeoutError(`Task ${task.id} exceeded its time limit of ${task.timeout} ms`, {
-        timeout: task.timeout,
-      }),
+    this.#attachOutput(task);
+    const error = new TaskTimeoutError(
+      `Task ${task.id} exceeded its time limit of ${task.timeout} ms`,
+      { timeout: task.timeout },
     );
+    task.future.setException(error);
+    this.#telemetry.failed(task, error);
     this.#stopInWorker(task, 'timeout');
   }
 
@@ -528,7 +540,15 @@ export class Pool implements RunningCanceller {
   #release(task: Task): void {
     if (!task.released) {
       task.released = true;
-      if (--this.#unsettled === 0) this.#holdLoop(false);
+      if (--this.#unsettled === 0) {
+        this.#holdLoop(false);
+        if (this.#telemetry.wants('idle')) {
+          // After the settlement under way, and only if nothing came meanwhile.
+          queueMicrotask(() => {
+            if (this.#unsettled === 0) this.#telemetry.hub.emit('idle', {});
+          });
+        }
+      }
     }
     clearTimeout(task.timer);
     task.timer = undefined;
@@ -540,57 +560,13 @@ export class Pool implements RunningCanceller {
   }
 
   // ---------------------------------------------------------------------
-  // Workers
+  // Outcomes
   // ---------------------------------------------------------------------
-
-  #spawn(): void {
-    let slot: Slot | undefined;
-    let handle: WorkerHandle;
-    try {
-      handle = this.#o.transport.spawn(this.#o.spawn, {
-        message: (message) => {
-          if (slot !== undefined) this.#onMessage(slot, message);
-        },
-        exit: (info) => {
-          if (slot !== undefined) this.#onExit(slot, info);
-        },
-      });
-    } catch (error) {
-      // A synchronous spawn failure (e.g. execArgv a worker thread refuses)
-      // will not go away by retrying: the executor is broken at once.
-      this.#broken = { cause: error };
-      this.#schedulePump();
-      return;
-    }
-    slot = {
-      handle,
-      state: 'starting',
-      tasks: [],
-      knownFns: new Set(),
-      completed: 0,
-      depth: 1,
-      avgTaskMs: 0,
-      headSince: 0,
-      idleTimer: undefined,
-      killTimer: undefined,
-      killReason: undefined,
-      startError: undefined,
-      fatal: undefined,
-      referenced: true,
-    };
-    this.#workers.add(slot);
-    const init = this.#o.initializer;
-    handle.send({
-      cf: PROTOCOL_TAG,
-      k: 'init',
-      ...(init === undefined ? {} : { initializer: { ...init }, initargs: this.#o.initargs }),
-    });
-    if (init !== undefined) slot.knownFns.add(init.id);
-  }
 
   #onMessage(slot: Slot, message: WorkerMessage): void {
     switch (message.k) {
       case 'ready':
+        this.#noteUsage(slot, message.u);
         if (slot.state === 'starting') {
           slot.state = 'ready';
           this.#startHead(slot, performance.now());
@@ -604,12 +580,32 @@ export class Pool implements RunningCanceller {
         this.#kill(slot, 'initializer-failed');
         return;
       case 'results':
+        if (message.u !== undefined) this.#noteUsage(slot, message.u);
         this.#onResults(slot, message.done);
         return;
+      case 'progress': {
+        const task =
+          slot.tasks[0]?.id === message.id
+            ? slot.tasks[0]
+            : slot.tasks.find((t) => t.id === message.id);
+        if (task !== undefined && !task.future.done()) {
+          this.#telemetry.progress(task, message.value);
+        }
+        return;
+      }
       case 'fatal':
         slot.fatal = { origin: message.origin, error: decodeError(message.error) };
         return;
     }
+  }
+
+  #noteUsage(slot: Slot, [rss, heapUsed, cpuMs]: Usage): void {
+    slot.usage = {
+      rss: rss < 0 ? undefined : rss,
+      heapUsed,
+      cpuTime: cpuMs < 0 ? undefined : cpuMs,
+      at: performance.now(),
+    };
   }
 
   #onResults(slot: Slot, done: unknown[]): void {
@@ -628,21 +624,18 @@ export class Pool implements RunningCanceller {
     let headDone = false;
     if (inOrder) {
       const finished = tasks.slice(0, count);
-      for (let i = 0; i < count; i++) {
-        const at = i * OUTCOME_FIELDS;
-        this.#finishInWorker(slot, finished[i]!, done[at + 1] === 1, done[at + 2]);
-      }
+      for (let i = 0; i < count; i++) this.#finishInWorker(slot, finished[i]!, done, i, now);
       // Done callbacks cannot take tasks out of a worker's line; check anyway.
       if (tasks[count - 1] === finished[count - 1]) tasks.splice(0, count);
       else for (const task of finished) tasks.splice(tasks.indexOf(task), 1);
       headDone = count > 0;
     } else {
-      for (let at = 0; at < done.length; at += OUTCOME_FIELDS) {
-        const index = tasks.findIndex((task) => task.id === done[at]);
+      for (let i = 0; i < count; i++) {
+        const index = tasks.findIndex((task) => task.id === done[i * OUTCOME_FIELDS]);
         if (index < 0) continue;
         const [task] = tasks.splice(index, 1) as [Task];
         if (index === 0) headDone = true;
-        this.#finishInWorker(slot, task, done[at + 1] === 1, done[at + 2]);
+        this.#finishInWorker(slot, task, done, i, now);
       }
     }
     if (headDone) {
@@ -656,16 +649,44 @@ export class Pool implements RunningCanceller {
     this.#pump();
   }
 
-  /** Settles a task whose outcome the worker reported. */
-  #finishInWorker(slot: Slot, task: Task, ok: boolean, value: unknown): void {
+  /** Settles a task whose outcome (the `i`-th in `done`) the worker reported. */
+  #finishInWorker(slot: Slot, task: Task, done: unknown[], i: number, now: number): void {
+    const at = i * OUTCOME_FIELDS;
+    const ok = done[at + 1] === 1;
+    const value = done[at + 2];
+    const ms = done[at + 3] as number;
     clearTimeout(task.stopTimer);
     task.stopTimer = undefined;
     slot.completed++;
-    this.#release(task);
-    if (task.future.done()) return;
+    if (task.future.done()) {
+      this.#release(task);
+      this.#forgetOutput(task);
+      return;
+    }
     // Outcomes of tasks behind the head arrive with it: they ran too.
-    if (task.future.state === 'pending') task.future.setRunningOrNotifyCancel();
-    this.#settle(task, ok, value);
+    if (task.future.state === 'pending') {
+      task.future.setRunningOrNotifyCancel();
+      this.#telemetry.started(task, ms >= 0 ? now - ms : now);
+    }
+    if (task.capture !== undefined && ms >= 0 && task.capture.ends < 2) {
+      // Its output is still on its way (another channel): settle when it is in.
+      clearTimeout(task.timer);
+      task.timer = undefined;
+      task.held = { ok, value, ms };
+      return;
+    }
+    this.#release(task);
+    this.#settle(task, ok, value, ms);
+  }
+
+  /** Both end markers of a captured task arrived. */
+  #outputComplete(task: Task): void {
+    const held = task.held;
+    if (held === undefined) return;
+    task.held = undefined;
+    this.#release(task);
+    if (task.future.done()) this.#forgetOutput(task);
+    else this.#settle(task, held.ok, held.value, held.ms);
   }
 
   /** Updates the worker's time per task and, from it, how many tasks it may hold. */
@@ -676,42 +697,141 @@ export class Pool implements RunningCanceller {
     slot.depth = Math.max(1, Math.min(MAX_DEPTH, depth));
   }
 
-  #settle(task: Task, ok: boolean, value: unknown): void {
+  #settle(task: Task, ok: boolean, value: unknown, ms: number): void {
+    this.#attachOutput(task);
     if (!ok) {
       const error = decodeError(value as EncodedError);
       task.future.setException(error);
+      this.#telemetry.failed(task, error, ms);
       if (error instanceof CancelAll) this.cancelAll(error, task);
       return;
     }
     if (task.kind === 'run') {
       task.future.setResult(value);
+      this.#telemetry.succeeded(task, value, ms);
       return;
     }
     const encoded = value as EncodedChunkOutcome;
     const outcome: ChunkOutcome<unknown> = { values: encoded.values, failed: encoded.failed };
     if (encoded.failed && encoded.error !== undefined) outcome.error = decodeError(encoded.error);
     task.future.setResult(outcome);
+    if (outcome.failed) this.#telemetry.failed(task, outcome.error, ms);
+    else this.#telemetry.succeeded(task, outcome.values, ms);
     if (outcome.error instanceof CancelAll) this.cancelAll(outcome.error, task);
+  }
+
+  /** `stdio: 'capture'`: puts what the task wrote on its future, before it settles. */
+  #attachOutput(task: Task): void {
+    const capture = task.capture;
+    if (capture === undefined) return;
+    task.future._setOutput(capture.result());
+    this.#forgetOutput(task);
+  }
+
+  #forgetOutput(task: Task): void {
+    if (task.capture === undefined) return;
+    task.capture = undefined;
+    task.held = undefined;
+    this.#capturing.delete(task.id);
+  }
+
+  // ---------------------------------------------------------------------
+  // Workers
+  // ---------------------------------------------------------------------
+
+  #spawn(): void {
+    let slot: Slot | undefined;
+    let handle: WorkerHandle;
+    try {
+      handle = this.#o.transport.spawn(this.#o.spawn, {
+        message: (message) => {
+          if (slot !== undefined) this.#onMessage(slot, message);
+        },
+        output: (stream, chunk) => slot?.output?.push(stream, chunk),
+        exit: (info) => {
+          if (slot !== undefined) this.#onExit(slot, info);
+        },
+      });
+    } catch (error) {
+      // A synchronous spawn failure (e.g. execArgv a worker thread refuses)
+      // will not go away by retrying: the executor is broken at once.
+      this.#broken = { cause: error };
+      this.#schedulePump();
+      return;
+    }
+    const { stdio, nonce } = this.#o.spawn;
+    slot = {
+      handle,
+      state: 'starting',
+      tasks: [],
+      knownFns: new Set(),
+      completed: 0,
+      depth: 1,
+      avgTaskMs: 0,
+      headSince: 0,
+      idleTimer: undefined,
+      killTimer: undefined,
+      killReason: undefined,
+      retired: false,
+      startError: undefined,
+      fatal: undefined,
+      referenced: true,
+      usage: undefined,
+      output:
+        stdio === 'inherit' || nonce === undefined
+          ? undefined
+          : new WorkerOutput({
+              nonce,
+              mode: stdio,
+              pid: handle.pid,
+              hub: this.#telemetry.hub,
+              lookup: (id) => this.#capturing.get(id),
+              complete: (task) => this.#outputComplete(task),
+              pipe: this.#o.pipe,
+            }),
+    };
+    this.#workers.add(slot);
+    const init = this.#o.initializer;
+    handle.send({
+      cf: PROTOCOL_TAG,
+      k: 'init',
+      ...(init === undefined ? {} : { initializer: { ...init }, initargs: this.#o.initargs }),
+      ...(slot.output === undefined ? {} : { markers: nonce }),
+    });
+    if (init !== undefined) slot.knownFns.add(init.id);
+    if (this.#telemetry.wants('workerSpawned')) {
+      this.#telemetry.hub.emit('workerSpawned', { pid: handle.pid });
+    }
   }
 
   #onExit(slot: Slot, info: ExitInfo): void {
     this.#workers.delete(slot);
     clearTimeout(slot.idleTimer);
     clearTimeout(slot.killTimer);
+    slot.output?.finish();
+    const dead = deadWorker(slot);
     const neverStarted = slot.state === 'starting' || slot.killReason === 'initializer-failed';
     if (neverStarted && !(this.#closing && slot.killReason !== 'initializer-failed')) {
       this.#startFailures++;
       if (this.#startFailures >= MAX_START_FAILURES) {
-        this.#broken = { cause: slot.startError ?? crashError(slot, info, undefined) };
+        this.#broken = { cause: slot.startError ?? crashError(dead, info, undefined) };
       }
+    }
+    // Captured tasks that finished but whose output never completed: settle them now.
+    for (const task of [...this.#capturing.values()]) {
+      if (task.worker === slot && task.held !== undefined) this.#outputComplete(task);
     }
     const tasks = slot.tasks.splice(0);
     const live: Task[] = [];
     for (const task of tasks) {
       clearTimeout(task.stopTimer);
       task.stopTimer = undefined;
-      if (task.future.done()) this.#release(task);
-      else live.push(task);
+      if (task.future.done()) {
+        this.#release(task);
+        this.#forgetOutput(task);
+      } else {
+        live.push(task);
+      }
     }
     // Which task was running? The first unreported one, unless outcomes
     // before it were still waiting in the worker's batch: then any of the
@@ -725,20 +845,35 @@ export class Pool implements RunningCanceller {
     for (let position = live.length - 1; position >= 0; position--) {
       const task = live[position]!;
       if (position === 0 && certain && !killedByUs) {
+        const error = crashError(dead, info, task.id);
         if (task.retriesLeft > 0) {
           task.retriesLeft--;
+          task.retried++;
           task.suspect = false;
           this.#requeueFront(task);
+          this.#telemetry.retried(task, task.retried, error);
         } else {
           this.#release(task);
-          task.future.setException(crashError(slot, info, task));
+          this.#attachOutput(task);
+          task.future.setException(error);
+          this.#telemetry.failed(task, error);
         }
       } else {
         // Never started (or finished with its outcome lost): run it elsewhere,
         // at no cost to its retries.
         if (!certain && position <= RESULTS_FLUSH_COUNT) task.suspect = true;
+        this.#forgetOutput(task);
         this.#requeueFront(task);
       }
+    }
+    if (this.#telemetry.wants('workerExited')) {
+      this.#telemetry.hub.emit('workerExited', {
+        pid: slot.handle.pid,
+        exitCode: info.exitCode,
+        signal: info.signal,
+        reason: slot.retired && slot.killReason === undefined ? 'retired' : crashReason(dead, info),
+        tasksCompleted: slot.completed,
+      });
     }
     this.#schedulePump();
   }
@@ -792,6 +927,7 @@ export class Pool implements RunningCanceller {
   #retire(slot: Slot): void {
     if (slot.state === 'retiring') return;
     slot.state = 'retiring';
+    slot.retired = true;
     clearTimeout(slot.idleTimer);
     slot.idleTimer = undefined;
     // Until it is gone, the worker keeps the parent alive: `await shutdown()` must see it exit.
@@ -805,6 +941,7 @@ export class Pool implements RunningCanceller {
   /** SIGTERM now, SIGKILL after `shutdownGrace`. */
   #kill(slot: Slot, reason: string | undefined): void {
     slot.killReason ??= reason;
+    if (reason === undefined) slot.retired = true;
     if (slot.state !== 'starting' || reason !== undefined) slot.state = 'retiring';
     this.#ref(slot, true);
     slot.handle.kill('SIGTERM');
@@ -814,7 +951,7 @@ export class Pool implements RunningCanceller {
   }
 
   // ---------------------------------------------------------------------
-  // Queue, shutdown, breakage
+  // Shutdown, breakage
   // ---------------------------------------------------------------------
 
   #brokenError(): BrokenExecutorError {
@@ -828,9 +965,11 @@ export class Pool implements RunningCanceller {
   #failQueue(): void {
     for (const task of this.#queue.drain()) {
       this.#release(task);
-      if (task.future.running()) task.future.setException(this.#brokenError());
-      else if (task.future.setRunningOrNotifyCancel())
-        task.future.setException(this.#brokenError());
+      if (task.future.running() || task.future.setRunningOrNotifyCancel()) {
+        const error = this.#brokenError();
+        task.future.setException(error);
+        this.#telemetry.failed(task, error);
+      }
     }
   }
 
@@ -856,59 +995,6 @@ function pushTask(fields: unknown[], task: Task, fn: number | FnRef): void {
   fields.push(task.id, fn, task.payload, flags);
 }
 
-function crashError(slot: Slot, info: ExitInfo, task: Task | undefined): WorkerCrashedError {
-  const pid = slot.handle.pid;
-  const how =
-    info.signal !== null ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
-  const reason = crashReason(slot, info);
-  const during = task === undefined ? 'while starting' : `while running task ${task.id}`;
-  const cause = slot.fatal?.error ?? info.error;
-  const hasCause = slot.fatal !== undefined || info.error !== undefined;
-  const detail = hasCause ? `: ${describeError(cause)}` : '';
-  return new WorkerCrashedError(`Worker ${pid} ${how} ${during} (${reason})${detail}`, {
-    exitCode: info.exitCode,
-    signal: info.signal,
-    pid,
-    reason,
-    stderr: info.stderr,
-    ...(hasCause ? { cause } : {}),
-  });
-}
-
-function crashReason(slot: Slot, info: ExitInfo): string {
-  if (slot.killReason !== undefined) return slot.killReason;
-  if (slot.fatal !== undefined) {
-    return slot.fatal.origin === 'unhandledRejection'
-      ? 'unhandled-rejection'
-      : 'uncaught-exception';
-  }
-  const code = (info.error as { code?: unknown } | undefined)?.code;
-  if (
-    code === 'ERR_WORKER_OUT_OF_MEMORY' ||
-    /JavaScript heap out of memory|Allocation failed|ERR_WORKER_OUT_OF_MEMORY/.test(info.stderr)
-  ) {
-    return 'out-of-memory';
-  }
-  if (info.signal === 'SIGABRT' || info.exitCode === 134) return 'abort';
-  if (info.signal !== null) return 'signal';
-  if (info.error !== undefined) return 'uncaught-exception';
-  return 'exit';
-}
-
-function uncloneableError(task: Task, error: unknown): TypeError {
-  const what = task.kind === 'run' ? 'argument' : 'item';
-  for (let i = 0; i < task.payload.length; i++) {
-    try {
-      structuredClone(task.payload[i]);
-    } catch (cloneError) {
-      return new TypeError(
-        `${task.kind === 'run' ? `Argument ${i}` : `Item ${i} of the chunk`} of task ${task.id} cannot be sent to a worker: ${describeError(cloneError)}`,
-        { cause: error },
-      );
-    }
-  }
-  return new TypeError(
-    `The ${what}s of task ${task.id} cannot be sent to a worker: ${describeError(error)}`,
-    { cause: error },
-  );
+function deadWorker(slot: Slot): DeadWorker {
+  return { pid: slot.handle.pid, killReason: slot.killReason, fatal: slot.fatal };
 }

@@ -19,7 +19,7 @@ import {
 const ENTRY = fileURLToPath(new URL('../worker/process-entry.js', import.meta.url));
 
 /**
- * How long to wait, after a worker exits, for the rest of its stderr before
+ * How long to wait, after a worker exits, for the rest of its output before
  * reporting the exit (a grandchild may hold the pipe open indefinitely).
  */
 const STDERR_DRAIN_MS = 250;
@@ -101,9 +101,12 @@ class ProcessWorker implements WorkerHandle {
 export const processTransport: Transport = {
   kind: 'process',
   spawn(options: SpawnOptions, events: WorkerEvents): WorkerHandle {
+    const piped = options.stdio !== 'inherit';
     const child = fork(ENTRY, [], {
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      // stderr always passes through the parent, for the tail in crash
+      // reports; stdout too when it is captured or piped.
+      stdio: ['ignore', piped ? 'pipe' : 'inherit', 'pipe', 'ipc'],
       env: options.env,
       execArgv: options.execArgv ?? inheritedExecArgv(),
       cwd: options.cwd,
@@ -113,21 +116,22 @@ export const processTransport: Transport = {
     live.add(child);
     const tail = new TailBuffer();
     let spawnError: Error | undefined;
-    let stderrEnded = false;
-    const stderr = child.stderr as Socket | null;
-    if (stderr !== null) {
+    // Streams whose end must be seen before the exit is reported.
+    const open = new Set<Socket>();
+    const watch = (stream: Socket | null, name: 'stdout' | 'stderr'): void => {
+      if (stream === null) return;
+      open.add(stream);
       // The pipe must not keep the parent alive; the child handle decides that.
-      stderr.unref();
-      stderr.on('data', (chunk: Buffer) => {
-        tail.push(chunk);
-        process.stderr.write(chunk);
+      stream.unref();
+      stream.on('data', (chunk: Buffer) => {
+        if (name === 'stderr') tail.push(chunk);
+        if (piped) events.output(name, chunk);
+        else process.stderr.write(chunk);
       });
-      stderr.on('close', () => {
-        stderrEnded = true;
-      });
-    } else {
-      stderrEnded = true;
-    }
+      stream.on('close', () => open.delete(stream));
+    };
+    watch(child.stderr as Socket | null, 'stderr');
+    if (piped) watch(child.stdout as Socket | null, 'stdout');
     child.on('message', (message: unknown) => {
       if (isPoolMessage(message)) events.message(message as WorkerMessage);
     });
@@ -147,23 +151,32 @@ export const processTransport: Transport = {
         }
       }
       const report = (): void => {
-        const info: ExitInfo = { exitCode, signal, error: spawnError, stderr: tail.toString() };
+        const info: ExitInfo = {
+          exitCode,
+          signal,
+          error: spawnError,
+          stderr: tail.toString(options.nonce),
+        };
         events.exit(info);
       };
-      if (stderrEnded || stderr === null) {
+      if (open.size === 0) {
         report();
         return;
       }
       let reported = false;
       const once = (): void => {
-        if (reported) return;
+        if (reported || (open.size > 0 && !timedOut)) return;
         reported = true;
         clearTimeout(timer);
         report();
       };
-      const timer = setTimeout(once, STDERR_DRAIN_MS);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        once();
+      }, STDERR_DRAIN_MS);
       timer.unref();
-      stderr.once('close', once);
+      for (const stream of open) stream.once('close', () => queueMicrotask(once));
     });
     return new ProcessWorker(child);
   },

@@ -18,6 +18,7 @@
  *                                                fn(...payload), or for a chunk fn(item) per item
  *   cancel {id}                 ───────────>  aborts currentTask().signal, or skips the
  *                                             task if it has not started
+ *                               <───────────  progress {id, value}  (rate-limited)
  *                               <───────────  results {done: [id, ok, value | error, ms, ...]}
  *                               <───────────  fatal {origin, error}  (then it dies)
  *   exit                        ───────────>  exits with code 0
@@ -67,6 +68,8 @@ export interface InitMessage {
   initargs?: unknown[];
   /** Watch the parent's pid from a helper thread (child processes only). */
   watchParent?: boolean;
+  /** `stdio: 'capture'` or `'pipe'`: write the task markers of this nonce (see output.ts). */
+  markers?: string;
 }
 
 /** Task flag: call `fn(item)` for each item of the payload, not `fn(...payload)`. */
@@ -107,10 +110,25 @@ export interface ExitMessage {
 /** Parent to worker. */
 export type ParentMessage = InitMessage | BatchMessage | CancelMessage | ExitMessage;
 
+/** A worker's resources: rss (bytes, -1 for a thread), heap used (bytes), CPU ms (-1 for a thread). */
+export type Usage = [rss: number, heapUsed: number, cpuMs: number];
+
+/** A worker attaches its Usage to a results message at most this often (ms). */
+export const USAGE_INTERVAL_MS = 1000;
+
 export interface ReadyMessage {
   cf: typeof PROTOCOL_TAG;
   k: 'ready';
   pid: number;
+  u: Usage;
+}
+
+/** `currentTask().progress(value)`, rate-limited by the worker. */
+export interface ProgressMessage {
+  cf: typeof PROTOCOL_TAG;
+  k: 'progress';
+  id: number;
+  value: unknown;
 }
 
 export interface InitFailedMessage {
@@ -134,12 +152,15 @@ export const OUTCOME_FIELDS = 4;
  * is flat, OUTCOME_FIELDS entries per outcome: the task id; 1 if it
  * returned, 0 if it threw; the value (for a chunk, its EncodedChunkOutcome)
  * or the EncodedError; the running time in milliseconds as the worker
- * measured it.
+ * measured it, or -1 if the task never ran (skipped after a cancel, or its
+ * function could not be loaded): then it wrote no output markers either.
  */
 export interface ResultsMessage {
   cf: typeof PROTOCOL_TAG;
   k: 'results';
   done: unknown[];
+  /** The worker's resources, at most every USAGE_INTERVAL_MS. */
+  u?: Usage;
 }
 
 /** Results are flushed at least this often while a worker works through a long batch. */
@@ -160,8 +181,27 @@ export interface FatalMessage {
   error: EncodedError;
 }
 
+/**
+ * A worker thread's output with `stdio: 'capture'` or `'pipe'`. Threads
+ * send what JavaScript writes to `process.stdout`/`process.stderr` on their
+ * message port, in order with everything else they send (Node's own stdio
+ * streams for threads would keep an idle pool's process alive).
+ */
+export interface OutputMessage {
+  cf: typeof PROTOCOL_TAG;
+  k: 'output';
+  stream: 'stdout' | 'stderr';
+  data: Uint8Array;
+}
+
 /** Worker to parent. */
-export type WorkerMessage = ReadyMessage | InitFailedMessage | ResultsMessage | FatalMessage;
+export type WorkerMessage =
+  | OutputMessage
+  | ReadyMessage
+  | InitFailedMessage
+  | ResultsMessage
+  | ProgressMessage
+  | FatalMessage;
 
 /** `true` for a message carrying the pool's envelope tag. */
 export function isPoolMessage(message: unknown): message is { cf: string; k: string } {

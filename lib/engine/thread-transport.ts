@@ -17,17 +17,20 @@ const ENTRY = new URL('../worker/thread-entry.js', import.meta.url);
 
 class ThreadWorker implements WorkerHandle {
   readonly #worker: Worker;
+  /** Kept: `worker.threadId` turns to -1 once the thread exited. */
+  readonly #threadId: number;
   #exited = false;
 
   constructor(worker: Worker) {
     this.#worker = worker;
+    this.#threadId = worker.threadId;
     worker.once('exit', () => {
       this.#exited = true;
     });
   }
 
   get pid(): number | undefined {
-    return this.#worker.threadId;
+    return this.#threadId;
   }
 
   send(message: Parameters<WorkerHandle['send']>[0]): void {
@@ -53,9 +56,10 @@ export const threadTransport: Transport = {
   kind: 'thread',
   spawn(options: SpawnOptions, events: WorkerEvents): WorkerHandle {
     // The thread's stdout/stderr go straight to the process's own (Node's
-    // default). Capturing them with `stderr: true` would keep a MessagePort
-    // referenced and an idle pool would hold the program open; a crashing
-    // thread's error arrives as a message or 'error' event instead.
+    // default). With 'capture' or 'pipe' the thread sends its output as
+    // messages instead (see OutputMessage): Node's `stdout: true` streams
+    // would keep an idle pool's process alive. A crashing thread's error
+    // arrives as a message or 'error' event rather than on stderr.
     const worker = new Worker(ENTRY, {
       env: options.env ?? process.env,
       ...(options.execArgv === undefined ? {} : { execArgv: options.execArgv }),
@@ -64,7 +68,15 @@ export const threadTransport: Transport = {
     const tail = new TailBuffer();
     let uncaught: Error | undefined;
     worker.on('message', (message: unknown) => {
-      if (isPoolMessage(message)) events.message(message as WorkerMessage);
+      if (!isPoolMessage(message)) return;
+      const msg = message as WorkerMessage;
+      if (msg.k === 'output') {
+        const chunk = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+        if (msg.stream === 'stderr') tail.push(chunk);
+        events.output(msg.stream, chunk);
+        return;
+      }
+      events.message(msg);
     });
     worker.on('error', (error) => {
       uncaught ??= error;
@@ -74,7 +86,7 @@ export const threadTransport: Transport = {
         exitCode,
         signal: null,
         error: uncaught,
-        stderr: tail.toString() + (uncaught?.stack ? `\n${uncaught.stack}` : ''),
+        stderr: tail.toString(options.nonce) + (uncaught?.stack ? `\n${uncaught.stack}` : ''),
       });
     });
     return new ThreadWorker(worker);

@@ -6,6 +6,7 @@
  * is the "factory for process creation" the pool's design calls for: the
  * engine is written once, against this interface.
  */
+import { markerPattern } from './output.js';
 import type { ParentMessage, WorkerMessage } from './protocol.js';
 
 /** How a worker ended. */
@@ -23,6 +24,13 @@ export interface ExitInfo {
 /** What the engine listens to on a worker. */
 export interface WorkerEvents {
   message(message: WorkerMessage): void;
+  /** Output on the worker's stdout or stderr (`stdio` other than `'inherit'` only). */
+  output(stream: 'stdout' | 'stderr', chunk: Buffer): void;
+  /**
+   * The worker is gone. With `stdio` other than `'inherit'`, reported after
+   * its output streams ended (or a short grace), so that all its output came
+   * first.
+   */
   exit(info: ExitInfo): void;
 }
 
@@ -51,8 +59,14 @@ export interface SpawnOptions {
   env: NodeJS.ProcessEnv | undefined;
   execArgv: string[] | undefined;
   cwd: string | undefined;
-  /** `'inherit'`: the worker's output goes to the parent's stdout/stderr. */
-  stdio: 'inherit';
+  /**
+   * `'inherit'`: the worker's output goes to the parent's stdout/stderr.
+   * `'capture'` and `'pipe'`: both streams are piped and reported through
+   * `WorkerEvents.output`.
+   */
+  stdio: 'inherit' | 'capture' | 'pipe';
+  /** The nonce of the task markers the worker writes (not `'inherit'`), stripped from crash reports. */
+  nonce: string | undefined;
   /** Heap limits of a worker thread (threads only). */
   resourceLimits?: import('node:worker_threads').ResourceLimits | undefined;
 }
@@ -80,8 +94,10 @@ export class TailBuffer {
     }
   }
 
-  toString(): string {
+  /** The tail as text, without the task markers of `nonce`. */
+  toString(nonce?: string): string {
     const all = Buffer.concat(this.#chunks);
-    return all.subarray(Math.max(0, all.length - STDERR_TAIL_BYTES)).toString('utf8');
+    const text = all.subarray(Math.max(0, all.length - STDERR_TAIL_BYTES)).toString('utf8');
+    return nonce === undefined ? text : text.replace(markerPattern(nonce), '');
   }
 }

@@ -28,11 +28,20 @@ if (send === undefined) {
 const parentPid = process.ppid;
 
 const runtime = new WorkerRuntime({
+  // The callback fires once the message is written (on a later tick when
+  // the pipe was full): the runtime waits for it before a next task.
   send: (message) => {
-    send(message);
+    let written!: () => void;
+    const done = new Promise<void>((resolve) => {
+      written = resolve;
+    });
+    // Outside the promise executor: a value that cannot be cloned must throw here.
+    send(message, undefined, {}, () => written());
+    return done;
   },
   exit: (code) => process.exit(code),
   pid: process.pid,
+  thread: false,
 });
 
 process.on('message', (message) => runtime.receive(message));

@@ -1,12 +1,13 @@
 /**
- * What runs inside a worker, whatever the transport: resolving functions
- * (compiled inline source or imported module exports, cached by id), running
- * tasks one at a time in arrival order, aborting them on request, and
- * reporting outcomes. The entry files (process-entry.ts, thread-entry.ts)
- * only connect this to their channel.
+ * What runs inside a worker, whatever the transport: running tasks one at a
+ * time in arrival order, aborting them on request, and reporting outcomes,
+ * progress and resource usage. Function resolution lives in functions.ts,
+ * the task context in context.ts; the entry files (process-entry.ts,
+ * thread-entry.ts) only connect this to their channel.
  */
-import { setCurrentTask, type TaskContext } from '../current-task.js';
+import { setCurrentTask } from '../current-task.js';
 import { encodeError } from '../engine/error-codec.js';
+import { marker } from '../engine/output.js';
 import {
   type EncodedChunkOutcome,
   type FnRef,
@@ -22,61 +23,34 @@ import {
   TASK_CHUNK,
   TASK_FIELDS,
   TASK_TIMED,
+  USAGE_INTERVAL_MS,
+  type Usage,
   type WorkerMessage,
 } from '../engine/protocol.js';
 import { CancelAll, CancelledError, TaskTimeoutError } from '../errors.js';
+import { Context } from './context.js';
+import { FunctionCache, type Resolved, withHint } from './functions.js';
 
 /** How the runtime talks to its parent. */
 export interface WorkerChannel {
-  /** Sends a message; throws if the payload cannot be cloned. */
-  send(message: WorkerMessage): void;
+  /**
+   * Sends a message; throws if the payload cannot be cloned. A channel whose
+   * writes need this worker's event loop to complete (a child process's
+   * IPC pipe) returns a promise that settles once the message is written.
+   */
+  send(message: WorkerMessage): Promise<void> | undefined;
   /** Ends the worker. */
   exit(code: number): void;
   /** The process id (or thread id) reported in `ready`. */
   readonly pid: number;
-}
-
-type TaskFunction = (...args: unknown[]) => unknown;
-
-interface Resolved {
-  fn: TaskFunction;
-  /** Inline functions get a hint when they hit a ReferenceError. */
-  inline: boolean;
-  /** Synchronous runs timed so far, and their average duration in ms. */
-  runs: number;
-  avgMs: number;
-}
-
-const INLINE_HINT =
-  ' (inline functions are sent to the worker as source text and cannot use variables from the scope they were written in: pass values as arguments, or put the function in a module and submit task(moduleUrl, exportName))';
-
-const TS_EXTENSION = /\.(?:[cm]?ts|tsx)$/i;
-
-/**
- * The running task's context. The AbortController is made on first use of
- * `signal`, so tasks that never look at it cost no allocation.
- */
-class Context implements TaskContext {
-  readonly id: number;
-  #controller: AbortController | undefined;
-
-  constructor(id: number) {
-    this.id = id;
-  }
-
-  get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
-    return this.#controller.signal;
-  }
-
-  abort(reason: Error): void {
-    this.#controller ??= new AbortController();
-    this.#controller.abort(reason);
-  }
-
-  get aborted(): boolean {
-    return this.#controller?.signal.aborted === true;
-  }
+  /** `true` in a worker thread: rss and CPU time would be the whole process's. */
+  readonly thread: boolean;
+  /**
+   * Starts sending what is written to `process.stdout`/`process.stderr` to
+   * the parent (`stdio: 'capture'` or `'pipe'`), for channels whose output
+   * does not already reach the parent on its own pipes (worker threads).
+   */
+  captureOutput?(): void;
 }
 
 /** A task of a batch, unpacked from the message's flat fields. */
@@ -93,8 +67,7 @@ interface TaskMessage {
 
 export class WorkerRuntime {
   readonly #channel: WorkerChannel;
-  readonly #fns = new Map<number, Resolved | Promise<Resolved>>();
-  readonly #modules = new Map<string, Promise<Record<string, unknown>>>();
+  readonly #fns = new FunctionCache();
   #queue: Array<TaskMessage | InitMessage> = [];
   #queueHead = 0;
   /** Ids cancelled before they started: skipped when their turn comes. */
@@ -107,6 +80,14 @@ export class WorkerRuntime {
   /** Outcomes not yet sent (OUTCOME_FIELDS each), and when the first of them was produced. */
   #results: unknown[] = [];
   #resultsSince = 0;
+  /** The last message still being written (see `#drain`). */
+  #writing: Promise<void> | undefined;
+  #usageAt = 0;
+  /** `stdio: 'capture'` or `'pipe'`: the nonce of the task markers. */
+  #markers: string | undefined;
+  readonly #sendProgress = (id: number, value: unknown): void => {
+    this.#track(this.#channel.send({ cf: PROTOCOL_TAG, k: 'progress', id, value }));
+  };
 
   constructor(channel: WorkerChannel) {
     this.#channel = channel;
@@ -125,6 +106,8 @@ export class WorkerRuntime {
         this.#channel.exit(0);
         return;
       case 'init':
+        this.#markers = msg.markers;
+        if (msg.markers !== undefined) this.#channel.captureOutput?.();
         this.#queue.push(msg);
         break;
       case 'batch': {
@@ -148,8 +131,15 @@ export class WorkerRuntime {
 
   /**
    * Runs queued work in order. Synchronous tasks run back to back without
-   * yielding to the event loop; the loop only awaits an async task (after
-   * flushing the outcomes so far) or an initializer.
+   * yielding to the event loop, except to let a message finish writing.
+   *
+   * Why that exception: a child process's IPC writes complete on its own
+   * event loop. A large result that does not fit the pipe at once is
+   * written in the background, and a next task that blocks the loop
+   * (`while (true) {}`) would hold it back forever: the parent would never
+   * see the result, nor learn that the blocking task started (its time
+   * limit would never run). So before each task the worker waits for the
+   * last message to be written: one tick when it already was.
    */
   async #drain(): Promise<void> {
     this.#draining = true;
@@ -162,6 +152,11 @@ export class WorkerRuntime {
           continue;
         }
         if (this.#initFailed) continue;
+        // Report what is finished before a task that may take long or has a
+        // time limit: its outcome must not be held back, and the parent must
+        // know that this task, not an earlier one, is the one running.
+        if (this.#results.length > 0 && this.#mayTakeLong(msg)) this.#flush();
+        if (this.#writing !== undefined) await this.#writing;
         const pending = this.#runTask(msg);
         if (pending !== undefined) {
           this.#flush();
@@ -182,6 +177,14 @@ export class WorkerRuntime {
     }
   }
 
+  #mayTakeLong(msg: TaskMessage): boolean {
+    if ((msg.flags & (TASK_TIMED | TASK_ALONE)) !== 0) return true;
+    const known = this.#fns.get(msg.fn);
+    return (
+      known === undefined || isThenable(known) || known.runs === 0 || known.avgMs > LONG_TASK_MS
+    );
+  }
+
   #next(): TaskMessage | InitMessage | undefined {
     if (this.#queueHead >= this.#queue.length) {
       if (this.#queueHead > 0) {
@@ -196,7 +199,7 @@ export class WorkerRuntime {
   async #init(msg: InitMessage): Promise<void> {
     try {
       if (msg.initializer !== undefined) {
-        const { fn } = await this.#resolve(msg.initializer);
+        const { fn } = await this.#fns.resolve(msg.initializer);
         const result = fn(...(msg.initargs ?? []));
         if (isThenable(result)) await result;
       }
@@ -204,15 +207,24 @@ export class WorkerRuntime {
       // Tasks may already wait behind the init message: none of them may run
       // on a worker whose initializer failed. The parent kills this worker.
       this.#initFailed = true;
-      this.#channel.send({ cf: PROTOCOL_TAG, k: 'initFailed', error: encodeError(error) });
+      this.#track(
+        this.#channel.send({ cf: PROTOCOL_TAG, k: 'initFailed', error: encodeError(error) }),
+      );
       return;
     }
-    this.#channel.send({ cf: PROTOCOL_TAG, k: 'ready', pid: this.#channel.pid });
+    this.#track(
+      this.#channel.send({
+        cf: PROTOCOL_TAG,
+        k: 'ready',
+        pid: this.#channel.pid,
+        u: this.#usage(),
+      }),
+    );
   }
 
   /** Runs one task; returns a promise only when it did not finish synchronously. */
   #runTask(msg: TaskMessage): Promise<void> | undefined {
-    const resolved = this.#fns.get(typeof msg.fn === 'number' ? msg.fn : msg.fn.id);
+    const resolved = this.#fns.get(msg.fn);
     if (resolved === undefined || isThenable(resolved)) {
       // First use on this worker (compile or import), or an import in progress.
       return this.#runAfterResolve(msg);
@@ -225,9 +237,9 @@ export class WorkerRuntime {
     this.#resolving = msg.id;
     let resolved: Resolved;
     try {
-      resolved = await this.#resolve(msg.fn);
+      resolved = await this.#fns.resolve(msg.fn);
     } catch (error) {
-      this.#outcome(msg.id, false, error, 0);
+      this.#outcome(msg.id, false, error, -1);
       return;
     } finally {
       this.#resolving = undefined;
@@ -239,40 +251,26 @@ export class WorkerRuntime {
     const early = this.#cancelledEarly.get(msg.id);
     if (early !== undefined) {
       this.#cancelledEarly.delete(msg.id);
-      this.#outcome(msg.id, false, abortReason(early), 0);
+      this.#outcome(msg.id, false, abortReason(early), -1);
       return undefined;
     }
-    // Report what is finished before a task that may take long or has a time
-    // limit: its outcome must not be held back, and the parent must know
-    // that this task, not an earlier one, is the one running.
-    if (
-      this.#results.length > 0 &&
-      ((msg.flags & (TASK_TIMED | TASK_ALONE)) !== 0 ||
-        resolved.runs === 0 ||
-        resolved.avgMs > LONG_TASK_MS)
-    ) {
-      this.#flush();
-    }
-    const context = new Context(msg.id);
-    this.#current = context;
-    setCurrentTask(context);
+    const chunk = (msg.flags & TASK_CHUNK) !== 0;
+    const context = new Context(msg.id, this.#sendProgress);
+    this.#start(context);
     const started = performance.now();
     let value: unknown;
     try {
-      value =
-        (msg.flags & TASK_CHUNK) === 0
-          ? resolved.fn(...msg.payload)
-          : runChunk(resolved, msg.payload, context);
+      value = chunk ? runChunk(resolved, msg.payload, context) : resolved.fn(...msg.payload);
     } catch (error) {
-      const ms = this.#timed(resolved, started);
-      this.#finishTask();
+      const ms = timed(resolved, started);
+      this.#finish(context);
       this.#outcome(msg.id, false, withHint(error, resolved), ms);
       return undefined;
     }
     if (!isThenable(value)) {
-      const ms = this.#timed(resolved, started);
-      this.#finishTask();
-      this.#outcome(msg.id, true, value, ms, (msg.flags & TASK_CHUNK) !== 0);
+      const ms = timed(resolved, started);
+      this.#finish(context);
+      this.#outcome(msg.id, true, value, ms, chunk);
       return undefined;
     }
     // An async task counts as long: a later run may wait on anything.
@@ -280,28 +278,27 @@ export class WorkerRuntime {
     resolved.avgMs = Math.max(resolved.avgMs, LONG_TASK_MS * 2);
     return Promise.resolve(value).then(
       (settled) => {
-        this.#finishTask();
-        const chunk = (msg.flags & TASK_CHUNK) !== 0;
+        this.#finish(context);
         this.#outcome(msg.id, true, settled, performance.now() - started, chunk);
       },
       (error: unknown) => {
-        this.#finishTask();
+        this.#finish(context);
         this.#outcome(msg.id, false, withHint(error, resolved), performance.now() - started);
       },
     );
   }
 
-  /** Keeps a moving average of how long a function's synchronous runs take; returns this run's ms. */
-  #timed(resolved: Resolved, started: number): number {
-    const took = performance.now() - started;
-    resolved.avgMs = resolved.runs === 0 ? took : resolved.avgMs * 0.8 + took * 0.2;
-    resolved.runs++;
-    return took;
+  #start(context: Context): void {
+    this.#current = context;
+    setCurrentTask(context);
+    if (this.#markers !== undefined) writeMarker(marker(this.#markers, 's', context.id));
   }
 
-  #finishTask(): void {
+  #finish(context: Context): void {
     setCurrentTask(undefined);
     this.#current = undefined;
+    context.flushProgress();
+    if (this.#markers !== undefined) writeMarker(marker(this.#markers, 'e', context.id));
   }
 
   #cancel(id: number, why: 'timeout' | 'cancel'): void {
@@ -322,7 +319,10 @@ export class WorkerRuntime {
     }
   }
 
-  /** Records a task's outcome: its value (`ok`) or what it threw, and its running time. */
+  /**
+   * Records a task's outcome: its value (`ok`) or what it threw, and its
+   * running time (-1: it never ran).
+   */
   #outcome(id: number, ok: boolean, value: unknown, ms: number, chunk = false): void {
     if (this.#results.length === 0) this.#resultsSince = performance.now();
     this.#results.push(id, ok ? 1 : 0, ok ? value : encodeError(value), ms);
@@ -351,8 +351,11 @@ export class WorkerRuntime {
     if (this.#results.length === 0) return;
     const done = this.#results;
     this.#results = [];
+    const now = performance.now();
+    const message: WorkerMessage = { cf: PROTOCOL_TAG, k: 'results', done };
+    if (now - this.#usageAt >= USAGE_INTERVAL_MS) message.u = this.#usage();
     try {
-      this.#channel.send({ cf: PROTOCOL_TAG, k: 'results', done });
+      this.#track(this.#channel.send(message));
     } catch {
       // Some value cannot be cloned: send them one by one to find it.
       for (let at = 0; at < done.length; at += OUTCOME_FIELDS) {
@@ -363,7 +366,7 @@ export class WorkerRuntime {
 
   #sendOne(outcome: unknown[]): void {
     try {
-      this.#channel.send({ cf: PROTOCOL_TAG, k: 'results', done: outcome });
+      this.#track(this.#channel.send({ cf: PROTOCOL_TAG, k: 'results', done: outcome }));
     } catch (sendError) {
       // The result could not be cloned: fail this task, keep the worker.
       const what = outcome[1] === 1 ? 'result' : 'error';
@@ -371,63 +374,34 @@ export class WorkerRuntime {
         `The task's ${what} cannot be sent to the parent: ${messageOf(sendError)}`,
         { cause: sendError },
       );
-      this.#channel.send({
-        cf: PROTOCOL_TAG,
-        k: 'results',
-        done: [outcome[0], 0, encodeError(error), outcome[3]],
-      });
+      this.#track(
+        this.#channel.send({
+          cf: PROTOCOL_TAG,
+          k: 'results',
+          done: [outcome[0], 0, encodeError(error), outcome[3]],
+        }),
+      );
     }
   }
 
-  /** Finds the function for a reference, compiling or importing it once per worker. */
-  #resolve(ref: number | FnRef): Resolved | Promise<Resolved> {
-    const cached = this.#fns.get(typeof ref === 'number' ? ref : ref.id);
-    if (cached !== undefined) return cached;
-    if (typeof ref === 'number') throw new Error(`worker received an unknown function id ${ref}`);
-    let resolved: Resolved | Promise<Resolved>;
-    if (ref.src !== undefined) {
-      resolved = { fn: compileInline(ref.src), inline: true, runs: 0, avgMs: 0 };
-    } else if (ref.url !== undefined) {
-      const loading = this.#importExport(ref.url, ref.name ?? 'default');
-      resolved = loading;
-      // Once loaded, later tasks take the synchronous path.
-      loading.then(
-        (done) => this.#fns.set(ref.id, done),
-        // A failed import is not cached: the next task may find the module fixed.
-        () => this.#fns.delete(ref.id),
-      );
-    } else {
-      throw new Error(`worker received an unknown function id ${ref.id}`);
-    }
-    this.#fns.set(ref.id, resolved);
-    return resolved;
+  /** Remembers the last message still being written; `#drain` waits for it. */
+  #track(writing: Promise<void> | undefined): void {
+    if (writing === undefined) return;
+    this.#writing = writing;
+    void writing.then(() => {
+      if (this.#writing === writing) this.#writing = undefined;
+    });
   }
 
-  async #importExport(url: string, name: string): Promise<Resolved> {
-    let loading = this.#modules.get(url);
-    if (loading === undefined) {
-      loading = import(url).catch((error: unknown) => {
-        this.#modules.delete(url);
-        throw explainImportError(error, url);
-      }) as Promise<Record<string, unknown>>;
-      this.#modules.set(url, loading);
-    }
-    const mod = await loading;
-    let fn = mod[name];
-    // A CommonJS module's exports may only be reachable through `default`.
-    if (typeof fn !== 'function' && name !== 'default') {
-      const fallback = (mod.default as Record<string, unknown> | undefined)?.[name];
-      if (typeof fallback === 'function') fn = fallback;
-    }
-    if (typeof fn !== 'function') {
-      const available = Object.keys(mod).filter((key) => typeof mod[key] === 'function');
-      throw new TypeError(
-        `Expected module ${url} to export a function named '${name}', got ${
-          fn === undefined ? 'no such export' : typeof fn
-        }; its function exports are: ${available.length ? available.join(', ') : '(none)'}`,
-      );
-    }
-    return { fn: fn as TaskFunction, inline: false, runs: 0, avgMs: 0 };
+  #usage(): Usage {
+    this.#usageAt = performance.now();
+    if (this.#channel.thread) return [-1, process.memoryUsage().heapUsed, -1];
+    const cpu = process.cpuUsage();
+    return [
+      process.memoryUsage.rss(),
+      process.memoryUsage().heapUsed,
+      (cpu.user + cpu.system) / 1000,
+    ];
   }
 }
 
@@ -443,6 +417,20 @@ export function flushOnExit(runtime: WorkerRuntime): (code?: number) => never {
     return exit(code as number | undefined);
   }) as typeof process.exit;
   return exit;
+}
+
+/** Writes a task marker into both output streams. */
+function writeMarker(text: string): void {
+  process.stdout.write(text);
+  process.stderr.write(text);
+}
+
+/** Keeps a moving average of how long a function's synchronous runs take; returns this run's ms. */
+function timed(resolved: Resolved, started: number): number {
+  const took = performance.now() - started;
+  resolved.avgMs = resolved.runs === 0 ? took : resolved.avgMs * 0.8 + took * 0.2;
+  resolved.runs++;
+  return took;
 }
 
 /**
@@ -489,76 +477,10 @@ async function finishChunkAsync(
   return { values, failed: false };
 }
 
-/**
- * Compiles an inline function's source. `currentTask` and `CancelAll` are in
- * scope so inline task code can use them without imports.
- */
-function compileInline(src: string): TaskFunction {
-  const factory = (body: string) =>
-    new Function('currentTask', 'CancelAll', `return (${body}\n);`) as (
-      ...names: unknown[]
-    ) => unknown;
-  let made: unknown;
-  try {
-    made = factory(src)(currentTaskForInline, CancelAll);
-  } catch (error) {
-    if (!(error instanceof SyntaxError)) throw error;
-    // Method shorthand (`run(x) { ... }`) is not an expression on its own.
-    try {
-      const holder = factory(`{ ${src} }`)(currentTaskForInline, CancelAll) as Record<
-        string,
-        unknown
-      >;
-      made = Object.values(holder)[0];
-    } catch {
-      throw new SyntaxError(
-        `Could not compile the inline function sent to the worker: ${error.message}. Source: ${src.slice(0, 200)}`,
-      );
-    }
-  }
-  if (typeof made !== 'function') {
-    throw new TypeError(`The inline source did not evaluate to a function: ${src.slice(0, 200)}`);
-  }
-  return made as TaskFunction;
-}
-
-function currentTaskForInline(): TaskContext {
-  const context = (globalThis as Record<symbol, TaskContext | undefined>)[
-    Symbol.for('concurrent-futures.currentTask')
-  ];
-  if (context === undefined) throw new Error('currentTask() called outside a running task');
-  return context;
-}
-
 function abortReason(why: 'timeout' | 'cancel'): Error {
   return why === 'timeout'
     ? new TaskTimeoutError('The task exceeded its time limit')
     : new CancelledError('The task was cancelled');
-}
-
-function withHint(error: unknown, resolved: Resolved | undefined): unknown {
-  if (resolved?.inline && error instanceof ReferenceError && !error.message.includes(INLINE_HINT)) {
-    const original = error.message;
-    error.message = original + INLINE_HINT;
-    if (typeof error.stack === 'string') error.stack = error.stack.replace(original, error.message);
-  }
-  return error;
-}
-
-function explainImportError(error: unknown, url: string): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (
-    TS_EXTENSION.test(new URL(url).pathname) &&
-    (code === 'ERR_UNKNOWN_FILE_EXTENSION' || error instanceof SyntaxError)
-  ) {
-    return new TypeError(
-      `Cannot import the TypeScript module ${url} in the worker: no TypeScript loader is active. ` +
-        `Start node with a loader (for example \`node --import tsx main.ts\`; workers inherit the parent's execArgv), ` +
-        `or pass execArgv: ['--import', 'tsx'] to the executor`,
-      { cause: error },
-    );
-  }
-  return error;
 }
 
 /** `true` for a CancelAll, also one from another copy of this package. */

@@ -15,9 +15,31 @@ if (port === null) {
 }
 
 const runtime = new WorkerRuntime({
-  send: (message) => port.postMessage(message),
+  // A MessagePort delivers without this thread's event loop: nothing to wait for.
+  send: (message) => {
+    port.postMessage(message);
+    return undefined;
+  },
   exit: (code) => process.exit(code),
   pid: threadId,
+  thread: true,
+  captureOutput: () => {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      // Below the Writable machinery, so console.log, write callbacks and
+      // encodings behave as usual; each chunk goes out at once, in order
+      // with the results.
+      const writable = process[stream] as NodeJS.WriteStream & {
+        _write: (chunk: Buffer | string, encoding: BufferEncoding, done: () => void) => void;
+        _writev?: unknown;
+      };
+      writable._write = (chunk, encoding, done) => {
+        const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+        port.postMessage({ cf: PROTOCOL_TAG, k: 'output', stream, data });
+        done();
+      };
+      writable._writev = undefined;
+    }
+  },
 });
 
 port.on('message', (message) => runtime.receive(message));

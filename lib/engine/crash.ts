@@ -1,0 +1,86 @@
+/**
+ * What a worker's death means: its reason (exit, signal, out of memory...)
+ * and the WorkerCrashedError its running task fails with; also the
+ * TypeError for a task whose arguments cannot cross the channel.
+ */
+import { WorkerCrashedError } from '../errors.js';
+import { describeError } from '../future.js';
+import type { ExitInfo } from './transport.js';
+
+/** What the engine knew about a worker when it died. */
+export interface DeadWorker {
+  pid: number | undefined;
+  /** Set when the engine itself killed it (time limit, cancellation, init failure). */
+  killReason: string | undefined;
+  /** What it reported just before dying of an error that escaped task code. */
+  fatal: { origin: string; error: unknown } | undefined;
+}
+
+/** The error of the task that was running (`taskId`), or of a start that failed. */
+export function crashError(
+  worker: DeadWorker,
+  info: ExitInfo,
+  taskId: number | undefined,
+): WorkerCrashedError {
+  const { pid } = worker;
+  const how =
+    info.signal !== null ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
+  const reason = crashReason(worker, info);
+  const during = taskId === undefined ? 'while starting' : `while running task ${taskId}`;
+  const cause = worker.fatal?.error ?? info.error;
+  const hasCause = worker.fatal !== undefined || info.error !== undefined;
+  const detail = hasCause ? `: ${describeError(cause)}` : '';
+  return new WorkerCrashedError(`Worker ${pid} ${how} ${during} (${reason})${detail}`, {
+    exitCode: info.exitCode,
+    signal: info.signal,
+    pid,
+    reason,
+    stderr: info.stderr,
+    ...(hasCause ? { cause } : {}),
+  });
+}
+
+/** Why a worker ended, in the words of `WorkerCrashedError.reason`. */
+export function crashReason(worker: DeadWorker, info: ExitInfo): string {
+  if (worker.killReason !== undefined) return worker.killReason;
+  if (worker.fatal !== undefined) {
+    return worker.fatal.origin === 'unhandledRejection'
+      ? 'unhandled-rejection'
+      : 'uncaught-exception';
+  }
+  const code = (info.error as { code?: unknown } | undefined)?.code;
+  if (
+    code === 'ERR_WORKER_OUT_OF_MEMORY' ||
+    /JavaScript heap out of memory|Allocation failed|ERR_WORKER_OUT_OF_MEMORY/.test(info.stderr)
+  ) {
+    return 'out-of-memory';
+  }
+  if (info.signal === 'SIGABRT' || info.exitCode === 134) return 'abort';
+  if (info.signal !== null) return 'signal';
+  if (info.error !== undefined) return 'uncaught-exception';
+  return 'exit';
+}
+
+/** Names the argument (or chunk item) that cannot be cloned. */
+export function uncloneableError(
+  taskId: number,
+  kind: 'run' | 'chunk',
+  payload: unknown[],
+  error: unknown,
+): TypeError {
+  const what = kind === 'run' ? 'argument' : 'item';
+  for (let i = 0; i < payload.length; i++) {
+    try {
+      structuredClone(payload[i]);
+    } catch (cloneError) {
+      return new TypeError(
+        `${kind === 'run' ? `Argument ${i}` : `Item ${i} of the chunk`} of task ${taskId} cannot be sent to a worker: ${describeError(cloneError)}`,
+        { cause: error },
+      );
+    }
+  }
+  return new TypeError(
+    `The ${what}s of task ${taskId} cannot be sent to a worker: ${describeError(error)}`,
+    { cause: error },
+  );
+}

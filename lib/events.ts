@@ -1,0 +1,214 @@
+/**
+ * What an executor tells its observers: the typed events of
+ * `executor.on(...)`, their mirror on `node:diagnostics_channel`, and the
+ * dispatch that keeps a listener's error away from the engine.
+ *
+ * Events are emitted synchronously, from inside the engine, in the order
+ * things happen. Their payloads are built only when someone listens, so an
+ * unobserved executor pays one check per event.
+ */
+import { channel } from 'node:diagnostics_channel';
+import { EventEmitter } from 'node:events';
+import { describeError, type Future } from './future.js';
+
+/** Which API made a task. */
+export type TaskKind = 'submit' | 'map';
+
+/** What every task event says about its task. */
+export interface TaskEventBase {
+  /** The task's id within its executor (`currentTask().id` in the worker). */
+  taskId: number;
+  /** `'submit'`, or `'map'` for one chunk of a map. */
+  kind: TaskKind;
+  /** Items in the chunk (map), 1 for submit. */
+  items: number;
+  /** The future `submit` returned; `undefined` for a map chunk (map has its own result). */
+  future: Future<unknown> | undefined;
+  /** The worker's pid (thread id for ThreadPoolExecutor), or `undefined` if it never reached one. */
+  pid: number | undefined;
+}
+
+/** `taskStarted`: a worker began the task. */
+export interface TaskStartedEvent extends TaskEventBase {
+  /** Milliseconds from submit to start. */
+  waitTime: number;
+}
+
+/** `taskFinished`: the task returned. */
+export interface TaskFinishedEvent extends TaskEventBase {
+  /** What it returned (for a map chunk, the chunk's values). */
+  value: unknown;
+  /** Milliseconds it ran, as the worker measured. */
+  runTime: number;
+  /** Milliseconds from submit to start. */
+  waitTime: number;
+}
+
+/** `taskFailed`: the task threw, timed out, crashed its worker, or could not be sent. */
+export interface TaskFailedEvent extends TaskEventBase {
+  /** What the future rejects with. */
+  error: unknown;
+}
+
+/** `taskCancelled`: the task was cancelled, pending or running. */
+export interface TaskCancelledEvent extends TaskEventBase {
+  /** `true` if it was running (it is being stopped), `false` if it never started. */
+  wasRunning: boolean;
+  /** Why: a `CancelAll`, a signal's reason, or `undefined` for a plain `cancel()`. */
+  cause: unknown;
+}
+
+/** `taskRetried`: the task's worker crashed and the task runs again (`retries`). */
+export interface TaskRetriedEvent extends TaskEventBase {
+  /** 1 for the first re-run. */
+  attempt: number;
+  /** The crash that made it run again. */
+  error: unknown;
+}
+
+/** `taskProgress`: task code called `currentTask().progress(value)`. */
+export interface TaskProgressEvent extends TaskEventBase {
+  value: unknown;
+}
+
+/** `workerSpawned`: a worker process or thread was started. */
+export interface WorkerSpawnedEvent {
+  pid: number | undefined;
+}
+
+/** `workerExited`: a worker is gone. */
+export interface WorkerExitedEvent {
+  pid: number | undefined;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /**
+   * Why it ended: `'retired'` (idle, recycled after `maxTasksPerWorker`, or
+   * shut down), or what went wrong: `'exit'`, `'signal'`, `'abort'`,
+   * `'out-of-memory'`, `'uncaught-exception'`, `'unhandled-rejection'`,
+   * `'timeout'`, `'cancelled'`, `'initializer-failed'`.
+   */
+  reason: string;
+  /** Tasks it completed. */
+  tasksCompleted: number;
+}
+
+/** `output`: a worker wrote to its stdout or stderr (`stdio: 'capture'` or `'pipe'`). */
+export interface OutputEvent {
+  pid: number | undefined;
+  /** The task that was running when it was written, or `undefined` between tasks. */
+  taskId: number | undefined;
+  stream: 'stdout' | 'stderr';
+  chunk: Buffer;
+}
+
+/** The events of ProcessPoolExecutor and ThreadPoolExecutor, by name. */
+export interface PoolEvents {
+  taskStarted: TaskStartedEvent;
+  taskFinished: TaskFinishedEvent;
+  taskFailed: TaskFailedEvent;
+  taskCancelled: TaskCancelledEvent;
+  taskRetried: TaskRetriedEvent;
+  taskProgress: TaskProgressEvent;
+  workerSpawned: WorkerSpawnedEvent;
+  workerExited: WorkerExitedEvent;
+  /** The queue ran empty: every submitted task has been handed to a worker. */
+  drain: Record<string, never>;
+  /** Nothing is queued or running any more. */
+  idle: Record<string, never>;
+  output: OutputEvent;
+}
+
+/** The name of an executor event. */
+export type PoolEventName = keyof PoolEvents;
+
+/** A listener of the event `E`. */
+export type PoolListener<E extends PoolEventName> = (event: PoolEvents[E]) => void;
+
+/** What `node:diagnostics_channel` subscribers receive: the event plus its executor. */
+export type ChannelMessage<E extends PoolEventName> = PoolEvents[E] & { executor: object };
+
+/** Prefix of the diagnostics channels: `concurrent-futures:taskFinished` and so on. */
+export const CHANNEL_PREFIX = 'concurrent-futures:';
+
+const EVENT_NAMES: readonly PoolEventName[] = [
+  'taskStarted',
+  'taskFinished',
+  'taskFailed',
+  'taskCancelled',
+  'taskRetried',
+  'taskProgress',
+  'workerSpawned',
+  'workerExited',
+  'drain',
+  'idle',
+  'output',
+];
+
+const channels = new Map(EVENT_NAMES.map((name) => [name, channel(CHANNEL_PREFIX + name)]));
+
+/**
+ * The emitter behind an executor's `on`/`off`. A listener that throws is
+ * reported with `process.emitWarning` (an `ExecutorListenerWarning`, code
+ * `ERR_EXECUTOR_LISTENER`) and the other listeners still run: nothing a
+ * listener does can break the engine.
+ */
+export class PoolEventHub {
+  readonly #emitter = new EventEmitter();
+  readonly #owner: object;
+
+  constructor(owner: object) {
+    this.#owner = owner;
+    // Listener counts are the user's business; no MaxListenersExceededWarning.
+    this.#emitter.setMaxListeners(0);
+  }
+
+  on<E extends PoolEventName>(event: E, listener: PoolListener<E>): void {
+    this.#emitter.on(event, listener as (payload: unknown) => void);
+  }
+
+  once<E extends PoolEventName>(event: E, listener: PoolListener<E>): void {
+    this.#emitter.once(event, listener as (payload: unknown) => void);
+  }
+
+  off<E extends PoolEventName>(event: E, listener: PoolListener<E>): void {
+    this.#emitter.off(event, listener as (payload: unknown) => void);
+  }
+
+  listenerCount(event: PoolEventName): number {
+    return this.#emitter.listenerCount(event);
+  }
+
+  /** `true` when a listener or a diagnostics subscriber would receive `event`. */
+  wants(event: PoolEventName): boolean {
+    return this.#emitter.listenerCount(event) > 0 || channels.get(event)!.hasSubscribers;
+  }
+
+  emit<E extends PoolEventName>(event: E, payload: PoolEvents[E]): void {
+    for (const listener of this.#emitter.rawListeners(event)) {
+      try {
+        (listener as (payload: unknown) => void).call(this.#owner, payload);
+      } catch (error) {
+        reportListenerError(event, error);
+      }
+    }
+    const subscribers = channels.get(event)!;
+    if (subscribers.hasSubscribers) {
+      try {
+        subscribers.publish({ ...payload, executor: this.#owner });
+      } catch (error) {
+        reportListenerError(event, error);
+      }
+    }
+  }
+}
+
+/** Reports an error thrown by an observer (listener or callback) without throwing it. */
+export function reportListenerError(what: string, error: unknown): void {
+  const warning = new Error(
+    `a listener of '${what}' threw (it is reported here, never thrown into the executor): ${describeError(error)}`,
+    { cause: error },
+  );
+  warning.name = 'ExecutorListenerWarning';
+  (warning as Error & { code: string }).code = 'ERR_EXECUTOR_LISTENER';
+  process.emitWarning(warning);
+}

@@ -1,0 +1,155 @@
+/**
+ * Inside a worker: turning a function reference into a function to call.
+ * Inline source is compiled once, a `task()` reference's module imported
+ * once, and both are cached by the reference's id; errors say what to do
+ * (capture hint for inline functions, missing TypeScript loader, missing
+ * export).
+ */
+import type { TaskContext } from '../current-task.js';
+import type { FnRef } from '../engine/protocol.js';
+import { CancelAll } from '../errors.js';
+
+export type TaskFunction = (...args: unknown[]) => unknown;
+
+/** A function ready to call, with what the runtime learns about its runs. */
+export interface Resolved {
+  fn: TaskFunction;
+  /** Inline functions get a hint when they hit a ReferenceError. */
+  inline: boolean;
+  /** Synchronous runs timed so far, and their average duration in ms. */
+  runs: number;
+  avgMs: number;
+}
+
+const INLINE_HINT =
+  ' (inline functions are sent to the worker as source text and cannot use variables from the scope they were written in: pass values as arguments, or put the function in a module and submit task(moduleUrl, exportName))';
+
+const TS_EXTENSION = /\.(?:[cm]?ts|tsx)$/i;
+
+/** Resolves references by id, compiling or importing each once per worker. */
+export class FunctionCache {
+  readonly #fns = new Map<number, Resolved | Promise<Resolved>>();
+  readonly #modules = new Map<string, Promise<Record<string, unknown>>>();
+
+  /** The function if it is ready, a promise while it loads, undefined if never seen. */
+  get(ref: number | FnRef): Resolved | Promise<Resolved> | undefined {
+    return this.#fns.get(typeof ref === 'number' ? ref : ref.id);
+  }
+
+  resolve(ref: number | FnRef): Resolved | Promise<Resolved> {
+    const cached = this.get(ref);
+    if (cached !== undefined) return cached;
+    if (typeof ref === 'number') throw new Error(`worker received an unknown function id ${ref}`);
+    let resolved: Resolved | Promise<Resolved>;
+    if (ref.src !== undefined) {
+      resolved = { fn: compileInline(ref.src), inline: true, runs: 0, avgMs: 0 };
+    } else if (ref.url !== undefined) {
+      const loading = this.#importExport(ref.url, ref.name ?? 'default');
+      resolved = loading;
+      // Once loaded, later tasks take the synchronous path.
+      loading.then(
+        (done) => this.#fns.set(ref.id, done),
+        // A failed import is not cached: the next task may find the module fixed.
+        () => this.#fns.delete(ref.id),
+      );
+    } else {
+      throw new Error(`worker received an unknown function id ${ref.id}`);
+    }
+    this.#fns.set(ref.id, resolved);
+    return resolved;
+  }
+
+  async #importExport(url: string, name: string): Promise<Resolved> {
+    let loading = this.#modules.get(url);
+    if (loading === undefined) {
+      loading = import(url).catch((error: unknown) => {
+        this.#modules.delete(url);
+        throw explainImportError(error, url);
+      }) as Promise<Record<string, unknown>>;
+      this.#modules.set(url, loading);
+    }
+    const mod = await loading;
+    let fn = mod[name];
+    // A CommonJS module's exports may only be reachable through `default`.
+    if (typeof fn !== 'function' && name !== 'default') {
+      const fallback = (mod.default as Record<string, unknown> | undefined)?.[name];
+      if (typeof fallback === 'function') fn = fallback;
+    }
+    if (typeof fn !== 'function') {
+      const available = Object.keys(mod).filter((key) => typeof mod[key] === 'function');
+      throw new TypeError(
+        `Expected module ${url} to export a function named '${name}', got ${
+          fn === undefined ? 'no such export' : typeof fn
+        }; its function exports are: ${available.length ? available.join(', ') : '(none)'}`,
+      );
+    }
+    return { fn: fn as TaskFunction, inline: false, runs: 0, avgMs: 0 };
+  }
+}
+
+/**
+ * Compiles an inline function's source. `currentTask` and `CancelAll` are in
+ * scope so inline task code can use them without imports.
+ */
+function compileInline(src: string): TaskFunction {
+  const factory = (body: string) =>
+    new Function('currentTask', 'CancelAll', `return (${body}\n);`) as (
+      ...names: unknown[]
+    ) => unknown;
+  let made: unknown;
+  try {
+    made = factory(src)(currentTaskForInline, CancelAll);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    // Method shorthand (`run(x) { ... }`) is not an expression on its own.
+    try {
+      const holder = factory(`{ ${src} }`)(currentTaskForInline, CancelAll) as Record<
+        string,
+        unknown
+      >;
+      made = Object.values(holder)[0];
+    } catch {
+      throw new SyntaxError(
+        `Could not compile the inline function sent to the worker: ${error.message}. Source: ${src.slice(0, 200)}`,
+      );
+    }
+  }
+  if (typeof made !== 'function') {
+    throw new TypeError(`The inline source did not evaluate to a function: ${src.slice(0, 200)}`);
+  }
+  return made as TaskFunction;
+}
+
+function currentTaskForInline(): TaskContext {
+  const context = (globalThis as Record<symbol, TaskContext | undefined>)[
+    Symbol.for('concurrent-futures.currentTask')
+  ];
+  if (context === undefined) throw new Error('currentTask() called outside a running task');
+  return context;
+}
+
+/** Adds the capture hint to a ReferenceError thrown by an inline function. */
+export function withHint(error: unknown, resolved: Resolved | undefined): unknown {
+  if (resolved?.inline && error instanceof ReferenceError && !error.message.includes(INLINE_HINT)) {
+    const original = error.message;
+    error.message = original + INLINE_HINT;
+    if (typeof error.stack === 'string') error.stack = error.stack.replace(original, error.message);
+  }
+  return error;
+}
+
+function explainImportError(error: unknown, url: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (
+    TS_EXTENSION.test(new URL(url).pathname) &&
+    (code === 'ERR_UNKNOWN_FILE_EXTENSION' || error instanceof SyntaxError)
+  ) {
+    return new TypeError(
+      `Cannot import the TypeScript module ${url} in the worker: no TypeScript loader is active. ` +
+        `Start node with a loader (for example \`node --import tsx main.ts\`; workers inherit the parent's execArgv), ` +
+        `or pass execArgv: ['--import', 'tsx'] to the executor`,
+      { cause: error },
+    );
+  }
+  return error;
+}
