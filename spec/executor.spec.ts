@@ -1034,6 +1034,16 @@ for (const { name, kind, make } of EXECUTORS) {
         }
       });
 
+      if (kind === 'process') {
+        it('resolves shutdown() when awaiting it is all the program does, while a subprocess of a task holds the worker stderr (process only)', async () => {
+          const run = await runNode(new URL('shutdown-grandchild.mjs', FIXTURES), []);
+          expect(run.code, howItEnded(run)).to.equal(0);
+          expect(run.stdout).to.match(/grandchild \d+\nshutdown resolved\n/);
+          const grandchild = Number(/grandchild (\d+)/.exec(run.stdout)?.[1]);
+          await until('the subprocess of the task to be gone', () => !isAlive(grandchild));
+        });
+      }
+
       for (const stdio of ['inherit', 'capture', 'pipe']) {
         it(`lets a program that never calls shutdown() exit by itself, even with a long idleTimeout (stdio '${stdio}')`, async () => {
           const run = await runNode(new URL('forgets-shutdown.mjs', FIXTURES), [kind, stdio]);

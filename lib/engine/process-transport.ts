@@ -171,12 +171,18 @@ export const processTransport: Transport = {
         report();
       };
       let timedOut = false;
+      // Referenced, and the streams too: the exit must be reported even when
+      // nothing else keeps the parent's event loop alive (an unref'd pipe's
+      // EOF alone would never be read, and `await shutdown()` would end the
+      // program silently).
       const timer = setTimeout(() => {
         timedOut = true;
         once();
       }, STDERR_DRAIN_MS);
-      timer.unref();
-      for (const stream of open) stream.once('close', () => queueMicrotask(once));
+      for (const stream of open) {
+        stream.ref();
+        stream.once('close', () => queueMicrotask(once));
+      }
     });
     return new ProcessWorker(child);
   },
