@@ -25,8 +25,11 @@ export class FuturesError extends Error {
     super(message, options);
   }
 
-  // `name` lives on the prototype (set below for every class) so that it is
-  // not an own enumerable property and does not clutter `util.inspect`.
+  /**
+   * The class name, e.g. `'CancelledError'`. It lives on the prototype (set
+   * for every class) so that it is not an own enumerable property and does
+   * not clutter `util.inspect`.
+   */
   declare readonly name: string;
 }
 
@@ -97,10 +100,19 @@ export interface WorkerCrashInfo {
 /** The worker running a task died (exit, signal, out of memory, abort) before the task settled. */
 export class WorkerCrashedError extends FuturesError {
   declare readonly code: 'ERR_WORKER_CRASHED';
+  /** Exit code of the process or thread, or `null` when it was killed by a signal. */
   readonly exitCode: number | null;
+  /** The signal that killed the process, e.g. `'SIGKILL'`, or `null`. */
   readonly signal: NodeJS.Signals | null;
+  /** Process id of the worker (thread id for a worker thread). */
   readonly pid: number | undefined;
+  /**
+   * Why it died: `'exit'`, `'signal'`, `'abort'`, `'out-of-memory'`,
+   * `'uncaught-exception'`, `'unhandled-rejection'`, or, when the executor
+   * killed it, `'timeout'`, `'cancelled'`, `'initializer-failed'`.
+   */
   readonly reason: string;
+  /** The last 8 KiB the worker wrote to stderr (without the executor's task markers). */
   readonly stderr: string;
   constructor(message?: string, options?: FuturesErrorOptions & WorkerCrashInfo) {
     super(message, options);
@@ -153,11 +165,13 @@ function describeReason(reason: unknown): string {
 
 /** An argument or option has the wrong type. Node's `ERR_INVALID_ARG_TYPE`. */
 export class ArgumentTypeError extends TypeError {
+  /** Always `'ERR_INVALID_ARG_TYPE'`, as Node's own. */
   declare readonly code: 'ERR_INVALID_ARG_TYPE';
 }
 
 /** An argument or option has the right type but is out of range. Node's `ERR_OUT_OF_RANGE`. */
 export class ArgumentRangeError extends RangeError {
+  /** Always `'ERR_OUT_OF_RANGE'`, as Node's own. */
   declare readonly code: 'ERR_OUT_OF_RANGE';
 }
 

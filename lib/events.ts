@@ -68,18 +68,23 @@ export interface TaskRetriedEvent extends TaskEventBase {
 
 /** `taskProgress`: task code called `currentTask().progress(value)`. */
 export interface TaskProgressEvent extends TaskEventBase {
+  /** What the task passed to `progress()`, cloned. */
   value: unknown;
 }
 
 /** `workerSpawned`: a worker process or thread was started. */
 export interface WorkerSpawnedEvent {
+  /** Process id (thread id for ThreadPoolExecutor); `undefined` if the process could not start. */
   pid: number | undefined;
 }
 
 /** `workerExited`: a worker is gone. */
 export interface WorkerExitedEvent {
+  /** Process id (thread id for ThreadPoolExecutor). */
   pid: number | undefined;
+  /** Exit code, or `null` when a signal ended it. */
   exitCode: number | null;
+  /** The signal that ended the process, or `null` (always `null` for threads). */
   signal: NodeJS.Signals | null;
   /**
    * Why it ended: `'retired'` (idle, recycled after `maxTasksPerWorker`, or
@@ -94,27 +99,39 @@ export interface WorkerExitedEvent {
 
 /** `output`: a worker wrote to its stdout or stderr (`stdio: 'capture'` or `'pipe'`). */
 export interface OutputEvent {
+  /** The worker that wrote it. */
   pid: number | undefined;
   /** The task that was running when it was written, or `undefined` between tasks. */
   taskId: number | undefined;
+  /** Which stream. */
   stream: 'stdout' | 'stderr';
+  /** The bytes, as they came (a copy, yours to keep). */
   chunk: Buffer;
 }
 
 /** The events of ProcessPoolExecutor and ThreadPoolExecutor, by name. */
 export interface PoolEvents {
+  /** A worker began a task. */
   taskStarted: TaskStartedEvent;
+  /** A task returned. */
   taskFinished: TaskFinishedEvent;
+  /** A task threw, timed out, crashed its worker, or could not be sent. */
   taskFailed: TaskFailedEvent;
+  /** A task was cancelled, pending or running. */
   taskCancelled: TaskCancelledEvent;
+  /** A task's worker crashed and the task runs again. */
   taskRetried: TaskRetriedEvent;
+  /** Task code reported progress. */
   taskProgress: TaskProgressEvent;
+  /** A worker was started. */
   workerSpawned: WorkerSpawnedEvent;
+  /** A worker is gone. */
   workerExited: WorkerExitedEvent;
   /** The queue ran empty: every submitted task has been handed to a worker. */
   drain: Record<string, never>;
   /** Nothing is queued or running any more. */
   idle: Record<string, never>;
+  /** A worker wrote output (`stdio: 'capture'` or `'pipe'`). */
   output: OutputEvent;
 }
 
@@ -125,7 +142,10 @@ export type PoolEventName = keyof PoolEvents;
 export type PoolListener<E extends PoolEventName> = (event: PoolEvents[E]) => void;
 
 /** What `node:diagnostics_channel` subscribers receive: the event plus its executor. */
-export type ChannelMessage<E extends PoolEventName> = PoolEvents[E] & { executor: object };
+export type ChannelMessage<E extends PoolEventName> = PoolEvents[E] & {
+  /** The executor the event comes from. */
+  executor: object;
+};
 
 /** Prefix of the diagnostics channels: `concurrent-futures:taskFinished` and so on. */
 export const CHANNEL_PREFIX = 'concurrent-futures:';

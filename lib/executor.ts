@@ -96,7 +96,10 @@ export interface Executor {
     args?: Parameters<F>,
     options?: SubmitOptions,
   ): Future<ResultOf<F>>;
-  /** Calls `fn(item)` for each item of `iterable`; see `MapResult`. */
+  /**
+   * Calls `fn(item)` for each item of `iterable`; see `MapResult`.
+   * @typeParam F - the function's type: its parameter types the items, its result the results.
+   */
   map<F extends (item: any) => any>(
     fn: Callable<F>,
     iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
@@ -138,6 +141,12 @@ export abstract class ExecutorBase implements Executor {
     options?: SubmitOptions,
   ): Future<ResultOf<F>>;
 
+  /**
+   * Calls `fn(item)` for each item of `iterable` on the workers; results in
+   * input order, streamed (`for await`) or awaited as an array. See
+   * `MapOptions` and `MapResult`.
+   * @typeParam F - the function's type: its parameter types the items, its result the results.
+   */
   map<F extends (item: any) => any>(
     fn: Callable<F>,
     iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
@@ -188,6 +197,7 @@ export abstract class ExecutorBase implements Executor {
     }
   }
 
+  /** `shutdown({ wait: true })`, for `await using executor = new ...`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown({ wait: true });
   }

@@ -357,10 +357,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return `Future<finished: returned ${brief(this.#value)}>`;
   }
 
+  /** What `util.inspect` and `console.log` show: the same as `toString()`. */
   [inspect.custom](): string {
     return this.toString();
   }
 
+  /** `'Future'`, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return 'Future';
   }

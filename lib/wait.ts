@@ -37,7 +37,9 @@ export interface WaitOptions {
 
 /** What `wait` resolves with: the futures that are done and those that are not. */
 export interface DoneAndNotDone<T> {
+  /** The futures that were done (finished or cancelled) when `wait` resolved. */
   done: Set<Future<T>>;
+  /** The others. */
   notDone: Set<Future<T>>;
 }
 

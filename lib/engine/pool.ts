@@ -70,11 +70,15 @@ const MAX_DEPTH = 256;
 export interface EngineCounts {
   /** Workers alive (starting, idle, busy or retiring). */
   workers: number;
+  /** Workers ready and without a task. */
   idle: number;
+  /** Workers with tasks. */
   busy: number;
+  /** Workers started and not yet ready (running their initializer). */
   starting: number;
   /** Tasks waiting to start, including those already sent ahead to a worker. */
   queued: number;
+  /** Tasks running now. */
   running: number;
 }
 
@@ -82,6 +86,7 @@ export interface EngineCounts {
 export interface WorkerStats {
   /** Process id (thread id for ThreadPoolExecutor). */
   pid: number | undefined;
+  /** `'retiring'`: asked to exit (idle, recycled, shutdown) or being killed. */
   state: 'starting' | 'idle' | 'busy' | 'retiring';
   /** Tasks it completed (any outcome). */
   tasksCompleted: number;
@@ -101,6 +106,7 @@ export interface EngineStats extends EngineCounts, TaskCounters {
   runTime: Distribution;
   /** Time recent tasks waited from submit to start, ms. */
   waitTime: Distribution;
+  /** Each live worker. */
   perWorker: WorkerStats[];
 }
 
