@@ -16,7 +16,7 @@ import {
   type WorkerHandle,
 } from './transport.js';
 
-const ENTRY = fileURLToPath(new URL('../worker/process-entry.js', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../worker/process-entry.cjs', import.meta.url));
 
 /**
  * How long to wait, after a worker exits, for the rest of its output before

@@ -13,7 +13,7 @@ import {
   type WorkerHandle,
 } from './transport.js';
 
-const ENTRY = new URL('../worker/thread-entry.js', import.meta.url);
+const ENTRY = new URL('../worker/thread-entry.cjs', import.meta.url);
 
 class ThreadWorker implements WorkerHandle {
   readonly #worker: Worker;
