@@ -186,6 +186,69 @@ describe('ProcessPoolExecutor robustness', function () {
     }
   });
 
+  describe('scheduling never leaves a task stuck behind a waiting one', () => {
+    for (const kind of ['process', 'thread'] as const) {
+      const make = () =>
+        kind === 'process'
+          ? new ProcessPoolExecutor({ maxWorkers: 2 })
+          : new ThreadPoolExecutor({ maxWorkers: 2 });
+      const step = async (d: string, mode: string): Promise<number> => {
+        const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+        const id = process.getBuiltinModule('node:worker_threads').threadId || process.pid;
+        if (mode === 'wait') {
+          fs.writeFileSync(`${d}/waiting`, '');
+          while (!fs.existsSync(`${d}/go`)) await new Promise((r) => setTimeout(r, 5));
+        } else if (mode === 'busy') {
+          fs.writeFileSync(`${d}/busy`, '');
+          while (!fs.existsSync(`${d}/busy-done`)) await new Promise((r) => setTimeout(r, 5));
+        }
+        return id;
+      };
+
+      it(`spreads tasks submitted together over idle workers (${kind})`, async () => {
+        const pool = make();
+        try {
+          // Warm up: both workers learn the function is short and take deep lines.
+          await Promise.all(
+            Array.from({ length: 400 }, () => pool.submit(step, [dir.path, 'warm'])),
+          );
+          // The sibling waits for a file the test writes only once the other task is done.
+          const waiting = pool.submit(step, [dir.path, 'wait']);
+          const other = pool.submit(step, [dir.path, 'quick']);
+          const ranOn = await other;
+          touch(join(dir.path, 'go'));
+          expect(await waiting).to.not.equal(ranOn);
+        } finally {
+          await pool.shutdown();
+        }
+      });
+
+      it(`takes unstarted tasks back from a worker whose task waits, for a worker that fell idle (${kind})`, async () => {
+        const pool = make();
+        try {
+          await Promise.all(
+            Array.from({ length: 400 }, () => pool.submit(step, [dir.path, 'warm'])),
+          );
+          const waiting = pool.submit(step, [dir.path, 'wait']);
+          await waitForFile(join(dir.path, 'waiting'));
+          const busy = pool.submit(step, [dir.path, 'busy']);
+          await waitForFile(join(dir.path, 'busy'));
+          // Both workers are occupied: this one is queued behind one of them.
+          const queued = pool.submit(step, [dir.path, 'quick']);
+          // The busy worker falls idle; the queued task must not wait for 'go'.
+          touch(join(dir.path, 'busy-done'));
+          const busyOn = await busy;
+          const queuedOn = await queued;
+          expect(queuedOn).to.equal(busyOn);
+          touch(join(dir.path, 'go'));
+          expect(await waiting).to.not.equal(queuedOn);
+        } finally {
+          await pool.shutdown();
+        }
+      });
+    }
+  });
+
   describe('a large result followed by a task that blocks or kills its worker', () => {
     // One function for every step, so that after the warm-up the engine
     // sends the steps to the worker in one batch and the worker runs them

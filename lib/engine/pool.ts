@@ -66,6 +66,14 @@ export const MAX_START_FAILURES = 3;
 const TARGET_QUEUED_MS = 4;
 const MAX_DEPTH = 256;
 
+/**
+ * A task running this long (ms) with unstarted tasks behind it, while
+ * another worker is idle, has them taken back (see `#stealForIdle`). Above
+ * TARGET_QUEUED_MS, so a worker working through its usual line of tiny
+ * tasks is never robbed.
+ */
+const STEAL_AFTER_MS = 10;
+
 /** A snapshot of the engine's workers and tasks. */
 export interface EngineCounts {
   /** Workers alive (starting, idle, busy or retiring). */
@@ -130,6 +138,7 @@ export class Pool implements RunningCanceller {
   #roomWaiters: Array<{ limit: number; resolve: () => void }> = [];
   /** Something was queued since the last `drain` event. */
   #undrained = false;
+  #stealTimer: NodeJS.Timeout | undefined;
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -175,6 +184,7 @@ export class Pool implements RunningCanceller {
       timer: undefined,
       stopTimer: undefined,
       suspect: false,
+      stealing: false,
       deadInQueue: false,
       released: false,
       capture: undefined,
@@ -371,17 +381,8 @@ export class Pool implements RunningCanceller {
       this.#failQueue();
     } else {
       this.#spawnAsNeeded();
-      for (const slot of this.#workers) {
-        if (this.#queue.size === 0) break;
-        // A starting worker takes its first tasks at once, queued behind its
-        // init message: that saves a round trip on the way to the first result.
-        if (slot.state === 'retiring') continue;
-        const room = Math.min(
-          slot.depth - slot.tasks.length,
-          this.#o.maxTasksPerWorker - slot.completed - slot.tasks.length,
-        );
-        if (room > 0) this.#dispatch(slot, room);
-      }
+      if (this.#queue.size > 0) this.#dispatchAll();
+      this.#stealForIdle();
     }
     if (this.#undrained && this.#queue.live === 0) {
       this.#undrained = false;
@@ -409,6 +410,103 @@ export class Pool implements RunningCanceller {
       this.#spawn();
       active++;
     }
+  }
+
+  /**
+   * Hands queued tasks to the workers: the least loaded first, and none more
+   * than its fair share, so that tasks submitted together spread over the
+   * workers instead of filling the first one's line (where a task could
+   * wait behind a sibling that waits for it). A starting worker takes its
+   * first tasks at once, queued behind its init message: that saves a round
+   * trip on the way to the first result.
+   */
+  #dispatchAll(): void {
+    const open: Slot[] = [];
+    for (const slot of this.#workers) {
+      if (slot.state !== 'retiring' && this.#roomIn(slot) > 0) open.push(slot);
+    }
+    if (open.length > 1) open.sort((a, b) => a.tasks.length - b.tasks.length);
+    for (let i = 0; i < open.length && this.#queue.size > 0; i++) {
+      const share = Math.ceil(this.#queue.live / (open.length - i));
+      this.#dispatch(open[i]!, Math.min(this.#roomIn(open[i]!), Math.max(1, share)));
+    }
+  }
+
+  #roomIn(slot: Slot): number {
+    return Math.min(
+      slot.depth - slot.tasks.length,
+      this.#o.maxTasksPerWorker - slot.completed - slot.tasks.length,
+    );
+  }
+
+  /**
+   * Work stealing: a worker is idle, nothing is queued, and another worker
+   * holds tasks that have not started behind a task running for longer than
+   * STEAL_AFTER_MS (an async task waiting on something, perhaps on one of
+   * those very tasks). Ask that worker to give them back; it answers with
+   * the ones it had not started (`released`), which go to the queue's head.
+   * A worker blocked in synchronous code answers only once it is free, by
+   * which time its tasks may have run: nothing ever runs twice.
+   */
+  #stealForIdle(): void {
+    if (this.#queue.live > 0 || this.#closing) return;
+    let idle = false;
+    for (const slot of this.#workers) {
+      if (slot.state === 'ready' && slot.tasks.length === 0) idle = true;
+    }
+    if (!idle) return;
+    const now = performance.now();
+    let recheck = Number.POSITIVE_INFINITY;
+    for (const slot of this.#workers) {
+      if (slot.state !== 'ready' || slot.tasks.length < 2) continue;
+      const due = slot.headSince + STEAL_AFTER_MS;
+      if (now < due) {
+        recheck = Math.min(recheck, due - now);
+        continue;
+      }
+      const ids: number[] = [];
+      for (let i = 1; i < slot.tasks.length; i++) {
+        const task = slot.tasks[i]!;
+        if (!task.stealing && task.future.state === 'pending') {
+          task.stealing = true;
+          ids.push(task.id);
+        }
+      }
+      if (ids.length > 0) slot.handle.send({ cf: PROTOCOL_TAG, k: 'release', ids });
+    }
+    if (Number.isFinite(recheck) && this.#stealTimer === undefined) {
+      this.#stealTimer = setTimeout(() => {
+        this.#stealTimer = undefined;
+        this.#schedulePump();
+      }, recheck + 1);
+      this.#stealTimer.unref();
+    }
+  }
+
+  /** The worker gave back tasks it had not started: they go back to the queue's head. */
+  #onReleased(slot: Slot, ids: number[]): void {
+    const given = new Set(ids);
+    const head = slot.tasks[0];
+    const back: Task[] = [];
+    for (let i = slot.tasks.length - 1; i >= 0; i--) {
+      const task = slot.tasks[i]!;
+      if (!given.has(task.id)) continue;
+      slot.tasks.splice(i, 1);
+      task.stealing = false;
+      // The task ahead of it may have reported meanwhile, making it the head
+      // (marked running, its clock started) although it never ran. It stays
+      // running, like a retried task, and its clock restarts where it runs.
+      clearTimeout(task.timer);
+      task.timer = undefined;
+      this.#forgetOutput(task);
+      if (task.future.done()) this.#release(task);
+      else back.push(task);
+    }
+    // `back` is in reverse order: requeueing each at the front restores it.
+    for (const task of back) this.#requeueFront(task);
+    if (slot.tasks[0] !== head) this.#startHead(slot, performance.now());
+    this.#becameIdleIfSo(slot);
+    this.#pump();
   }
 
   /** Sends up to `room` queued tasks to `slot` in one message. */
@@ -599,6 +697,9 @@ export class Pool implements RunningCanceller {
         }
         return;
       }
+      case 'released':
+        this.#onReleased(slot, message.ids);
+        return;
       case 'fatal':
         slot.fatal = { origin: message.origin, error: decodeError(message.error) };
         return;

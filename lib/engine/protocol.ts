@@ -19,6 +19,8 @@
  *   cancel {id}                 ───────────>  aborts currentTask().signal, or skips the
  *                                             task if it has not started
  *                               <───────────  progress {id, value}  (rate-limited)
+ *   release {ids}               ───────────>  drops those not started yet (work stealing)
+ *                               <───────────  released {ids}  (the ones dropped)
  *                               <───────────  results {done: [id, ok, value | error, ms, ...]}
  *                               <───────────  fatal {origin, error}  (then it dies)
  *   exit                        ───────────>  exits with code 0
@@ -102,13 +104,32 @@ export interface CancelMessage {
   why: 'timeout' | 'cancel';
 }
 
+/** Give back these tasks if they have not started (work stealing). */
+export interface ReleaseMessage {
+  cf: typeof PROTOCOL_TAG;
+  k: 'release';
+  ids: number[];
+}
+
 export interface ExitMessage {
   cf: typeof PROTOCOL_TAG;
   k: 'exit';
 }
 
 /** Parent to worker. */
-export type ParentMessage = InitMessage | BatchMessage | CancelMessage | ExitMessage;
+export type ParentMessage =
+  | InitMessage
+  | BatchMessage
+  | CancelMessage
+  | ReleaseMessage
+  | ExitMessage;
+
+/** The tasks of a ReleaseMessage that had not started: the worker dropped them. */
+export interface ReleasedMessage {
+  cf: typeof PROTOCOL_TAG;
+  k: 'released';
+  ids: number[];
+}
 
 /** A worker's resources: rss (bytes, -1 for a thread), heap used (bytes), CPU ms (-1 for a thread). */
 export type Usage = [rss: number, heapUsed: number, cpuMs: number];
@@ -197,6 +218,7 @@ export interface OutputMessage {
 /** Worker to parent. */
 export type WorkerMessage =
   | OutputMessage
+  | ReleasedMessage
   | ReadyMessage
   | InitFailedMessage
   | ResultsMessage

@@ -80,6 +80,8 @@ export interface Task {
    * on the right task. A task that had finished before the crash runs twice.
    */
   suspect: boolean;
+  /** Asked back from its worker (work stealing), answer pending. */
+  stealing: boolean;
   /** Cancelled while waiting in the engine's queue (TaskQueue bookkeeping). */
   deadInQueue: boolean;
   /** `stdio: 'capture'`: what the task wrote so far. */

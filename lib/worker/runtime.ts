@@ -101,6 +101,9 @@ export class WorkerRuntime {
       case 'cancel':
         this.#cancel(msg.id, msg.why);
         return;
+      case 'release':
+        this.#release(msg.ids);
+        return;
       case 'exit':
         this.#flush();
         this.#channel.exit(0);
@@ -317,6 +320,24 @@ export class WorkerRuntime {
         return;
       }
     }
+  }
+
+  /** Drops the given tasks that have not started, and tells the parent which. */
+  #release(ids: number[]): void {
+    const wanted = new Set(ids);
+    const released: number[] = [];
+    const kept: Array<TaskMessage | InitMessage> = [];
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const queued = this.#queue[i]!;
+      if (queued.k === 'task' && wanted.has(queued.id) && !this.#cancelledEarly.has(queued.id)) {
+        released.push(queued.id);
+      } else {
+        kept.push(queued);
+      }
+    }
+    this.#queue = kept;
+    this.#queueHead = 0;
+    this.#track(this.#channel.send({ cf: PROTOCOL_TAG, k: 'released', ids: released }));
   }
 
   /**
