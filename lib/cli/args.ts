@@ -123,11 +123,11 @@ function integer(
 
 /** The option named in one of parseArgs' messages, e.g. `'-w, --workers <value>'` -> `--workers`. */
 function optionIn(message: string): string | undefined {
-  return /'(?:-\w, )?(--?[\w-]+)/.exec(message)?.[1];
+  return /'(?:-\w, )?(--?[^'\s,]+)/.exec(message)?.[1];
 }
 
 /** Rewrites parseArgs' errors in this tool's terms: what was expected, what was given. */
-function translate(error: unknown): UsageError {
+function translate(error: unknown, argv: string[]): UsageError {
   const { code, message } = error as { code?: string; message: string };
   const option = optionIn(message);
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) {
@@ -135,11 +135,20 @@ function translate(error: unknown): UsageError {
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined) {
     const name = option.replace(/^-+/, '');
-    const long = Object.entries(OPTIONS).find(
+    const entry = Object.entries(OPTIONS).find(
       ([key, spec]) => key === name || ('short' in spec && spec.short === name),
-    )?.[0];
-    if (long !== undefined && EXPECTED[long] !== undefined) {
-      return new UsageError(`--${long} expects ${EXPECTED[long]}, got nothing`);
+    );
+    const long = entry?.[0];
+    if (entry !== undefined && long !== undefined && EXPECTED[long] !== undefined) {
+      const spellings = new Set([`--${long}`, 'short' in entry[1] ? `-${entry[1].short}` : '']);
+      const at = argv.findIndex((token) => spellings.has(token));
+      // parseArgs refuses a value that looks like an option ("--timeout -5").
+      const next = /ambiguous/.test(message) && at >= 0 ? argv[at + 1] : undefined;
+      const given =
+        next === undefined
+          ? 'nothing'
+          : `the option '${next}' (a value starting with '-' is written --${long}=${next})`;
+      return new UsageError(`--${long} expects ${EXPECTED[long]}, got ${given}`);
     }
     if (long !== undefined) return new UsageError(`--${long} takes no value`);
   }
@@ -152,7 +161,7 @@ export function parseCommandLine(argv: string[]): Command {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw translate(error);
+    throw translate(error, argv);
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };

@@ -51,8 +51,15 @@ export class Stats {
     };
   }
 
+  #endedAt: number | undefined;
+
+  /** Stops the clock: the run's time excludes the workers' shutdown. */
+  end(): void {
+    this.#endedAt ??= performance.now();
+  }
+
   seconds(): number {
-    return (performance.now() - this.startedAt) / 1000;
+    return ((this.#endedAt ?? performance.now()) - this.startedAt) / 1000;
   }
 }
 
@@ -70,7 +77,7 @@ class RateMeter {
     }
     const first = this.#samples[0]!;
     const span = t - first.t;
-    return span < 500 ? undefined : ((done - first.done) * 1000) / span;
+    return span < 200 ? undefined : ((done - first.done) * 1000) / span;
   }
 }
 

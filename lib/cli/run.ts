@@ -150,6 +150,11 @@ export async function runMap(config: MapConfig): Promise<number> {
     await runner.run();
     await writer.finish();
     progress.stop();
+    stats.end();
+    // The summary comes last, once no worker is left; after an interrupt a
+    // task that ignores its signal holds this for the grace periods (a
+    // second signal exits at once).
+    await pool.shutdown({ cancelFutures: true });
     const stopped = runner.stopped;
     const outputError = writer.error as NodeJS.ErrnoException | undefined;
     if (outputError !== undefined && outputError.code !== 'EPIPE') {
