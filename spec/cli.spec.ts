@@ -843,4 +843,28 @@ describe('concurrent-futures CLI', function () {
       expect(parseRecords(readText(output))).to.have.length(5);
     });
   });
+  describe('npm start', () => {
+    it('the demo isolates a crash, kills a stuck task, counts every other range and stops a search with CancelAll', async () => {
+      const demo = spawn(process.execPath, [join(ROOT, 'dist', 'demo', 'demo.js')], {
+        cwd: ROOT,
+        env: ENV,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      demo.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      demo.stderr?.resume();
+      const code = await new Promise<number | null>((resolve) => demo.once('close', resolve));
+      expect(code).to.equal(0);
+      expect(out).to.include(
+        '300 ranges counted: 216,816 primes below 3,000,000 (expected 216,816)',
+      );
+      expect(out).to.match(
+        /Record 100: crashed, WorkerCrashedError: worker \d+ was killed by SIGKILL/,
+      );
+      expect(out).to.match(/Record 200: timeout, TaskTimeoutError after 3000 ms/);
+      expect(out).to.match(/Part 12 found 777,777/);
+    });
+  });
 });
