@@ -53,6 +53,9 @@ interface Cli {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** CLIs a test started; one that a failed test left running is killed after it. */
+const started = new Set<ChildProcess>();
+
 /** Starts the CLI. `stdin`: text to send and close, or `'open'` to keep the pipe open. */
 function startCli(args: string[], options: { stdin?: string; cwd?: string } = {}): Cli {
   const child = spawn(process.execPath, [CLI, ...args], {
@@ -71,8 +74,12 @@ function startCli(args: string[], options: { stdin?: string; cwd?: string } = {}
   // A CLI that exits without reading all of its input closes the pipe.
   child.stdin?.on('error', () => {});
   if (options.stdin !== 'open') child.stdin?.end(options.stdin ?? '');
+  started.add(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal }));
+    child.once('close', (code, signal) => {
+      started.delete(child);
+      resolve({ code, signal });
+    });
   });
   return { child, stdout: () => out, stderr: () => err, exited };
 }
@@ -123,6 +130,12 @@ describe('concurrent-futures CLI', function () {
   });
 
   afterEach(async () => {
+    // After a failed test its CLI may still run; its workers follow it (they
+    // watch their parent), so one failure does not spill into the next test.
+    for (const child of started) {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('close', resolve));
+    }
     // The CLI's workers are its children, not the test runner's: the root
     // hooks cannot see them, so check every pid the tasks recorded.
     const pids = recordedPids(dir);
@@ -714,6 +727,17 @@ describe('concurrent-futures CLI', function () {
         for (const pid of recordedPids(dir)) expect(isAlive(pid), `worker ${pid}`).to.equal(false);
       });
     }
+
+    it('on SIGINT while waiting for more input on an open pipe, it exits 130 with the records so far', async () => {
+      const cli = startCli(['map', TASKS, 'double'], { stdin: 'open' });
+      cli.child.stdin?.write('1\n2\n');
+      await waitUntil(() => parseRecords(cli.stdout()).length === 2, 'two records written');
+      cli.child.kill('SIGINT');
+      const { code } = await cli.exited;
+      expect(code).to.equal(130);
+      expect(parseRecords(cli.stdout()).map((r) => r.result)).to.deep.equal([2, 4]);
+      expect(cli.stderr()).to.match(/2 records in [\d.]+ s .*: 2 ok; interrupted\n$/);
+    });
 
     it('a second SIGINT exits at once, still leaving no worker', async () => {
       // This task ignores its signal and SIGTERM: a graceful stop would wait

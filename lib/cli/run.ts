@@ -50,15 +50,17 @@ function modulePathOf(config: MapConfig): string {
 
 /**
  * Loads the module in a worker once and checks the export, so that a typo
- * is one clear error and not one error record per input line. The worker
- * stays for the run.
+ * is one clear error and not one error record per input line.
+ *
+ * The probe runs in a pool of its own, shut down afterwards. In the run's
+ * pool its quick answer would be the first task time the engine measures,
+ * and it sends several tasks at once to a worker whose tasks look quick: the
+ * first records would queue behind each other in one worker, a slow one
+ * holding back the rest while the other workers idle. Fresh workers take
+ * one task at a time until they have timed the user's function.
  */
-async function probeModule(
-  pool: ProcessPoolExecutor,
-  url: string,
-  config: MapConfig,
-  signal: AbortSignal,
-): Promise<void> {
+async function probeModule(url: string, config: MapConfig, signal: AbortSignal): Promise<void> {
+  const pool = new ProcessPoolExecutor({ maxWorkers: 1, initializer: setupTask });
   let found: Awaited<ReturnType<typeof probe>>;
   try {
     found = await pool.submit(probeTask, [url, config.exportName], {
@@ -73,6 +75,8 @@ async function probeModule(
       );
     }
     throw new UsageError(`cannot load <module> '${config.modulePath}': ${describe(error)}`);
+  } finally {
+    await pool.shutdown({ cancelFutures: true });
   }
   if (!found.found) {
     const exports = found.functions.length > 0 ? found.functions.join(', ') : '(none)';
@@ -114,7 +118,7 @@ export async function runMap(config: MapConfig): Promise<number> {
   });
   const pool = new ProcessPoolExecutor({ maxWorkers: config.workers, initializer: setupTask });
   try {
-    await probeModule(pool, moduleUrl, config, interrupts.signal);
+    await probeModule(moduleUrl, config, interrupts.signal);
     const output = await openOutput(config.output, config.input);
     if (input.interactive && !config.quiet) {
       process.stderr.write(
