@@ -114,7 +114,8 @@ export async function runMap(config: MapConfig): Promise<number> {
   const interrupts = watchInterrupts((signal) => {
     progress.stop();
     writer?.flushNow();
-    process.stderr.write(`concurrent-futures: ${signal} again: exiting at once\n`);
+    if (!config.quiet)
+      process.stderr.write(`concurrent-futures: ${signal} again: exiting at once\n`);
   });
   const pool = new ProcessPoolExecutor({ maxWorkers: config.workers, initializer: setupTask });
   try {
@@ -143,9 +144,11 @@ export async function runMap(config: MapConfig): Promise<number> {
     const active = runner;
     const onInterrupt = (): void => {
       const signal = String(interrupts.signal.reason);
-      progress.note(
-        `${signal}: cancelling running tasks and writing the finished records (${signal} again exits at once)`,
-      );
+      if (!config.quiet) {
+        progress.note(
+          `${signal}: cancelling running tasks and writing the finished records (${signal} again exits at once)`,
+        );
+      }
       active.stop('interrupted', new CancelAll(`interrupted by ${signal}`));
     };
     if (interrupts.signal.aborted) onInterrupt();
