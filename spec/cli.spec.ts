@@ -727,9 +727,15 @@ describe('concurrent-futures CLI', function () {
           [2, 'ok', 4],
         ]);
         expect(out.map((r) => r.index)).to.deep.equal(out.map((_, i) => i));
+        // Record 3 was running: it ends cancelled. Later records may have
+        // finished before the signal (their results are kept) or end
+        // cancelled; none crashed, as a worker hit by the signal would have.
+        expect(out[3]?.status).to.equal('cancelled');
         for (const record of out.slice(3)) {
-          expect(record.status).to.equal('cancelled');
-          expect(record.error?.cause?.message).to.include(`interrupted by ${signal}`);
+          expect(record.status).to.be.oneOf(['ok', 'cancelled']);
+          if (record.status === 'cancelled') {
+            expect(record.error?.cause?.message).to.include(`interrupted by ${signal}`);
+          }
         }
         expect(cli.stderr()).to.match(/; interrupted\n$/);
         expect(isAlive(running), 'the worker of the running task').to.equal(false);
