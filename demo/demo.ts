@@ -1,122 +1,164 @@
 /**
- * `npm start`: a short, real demonstration of the process pool on built-in
- * data. It counts primes in 24 ranges on worker processes, shows a crashing
- * task being isolated, a stuck task being killed at its time limit, and a
- * parallel search that stops every worker with CancelAll.
+ * `npm start`: a short, real demonstration on built-in data, through the
+ * command line tool a user would run.
+ *
+ * 1. Generates JSON Lines (ranges of numbers) in a temp directory and runs
+ *    `concurrent-futures map dist/demo/tasks.js countPrimes` over them on
+ *    two worker processes, with a progress bar on a terminal. One record
+ *    kills its worker with SIGKILL and one hangs in an endless loop: the
+ *    crash is isolated, the stuck task is killed at its time limit, and
+ *    every other record is counted.
+ * 2. A parallel search whose finder throws CancelAll, which stops every
+ *    other worker.
+ *
+ * After each run it reads the CLI's output file and explains the records.
  */
-import {
-  asCompleted,
-  CancelAll,
-  CancelledError,
-  ProcessPoolExecutor,
-  TaskTimeoutError,
-  WorkerCrashedError,
-} from '../lib/index.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PrimeRange, SearchPart } from './tasks.js';
 
-declare function currentTask(): { id: number; signal: AbortSignal };
+const CLI = fileURLToPath(new URL('../lib/cli/main.js', import.meta.url));
+const TASKS = fileURLToPath(new URL('./tasks.js', import.meta.url));
 
-const countPrimes = ([from, to]: [number, number]): number => {
-  let count = 0;
-  for (let n = Math.max(2, from); n < to; n++) {
-    let prime = true;
-    for (let d = 2; d * d <= n; d++) {
-      if (n % d === 0) {
-        prime = false;
-        break;
-      }
-    }
-    if (prime) count++;
-  }
-  return count;
-};
+/** An output record of the CLI (docs/cli.md). */
+interface OutRecord {
+  index: number;
+  line: number;
+  status: string;
+  result?: unknown;
+  error?: { class: string; message: string; [key: string]: unknown };
+}
 
-const ranges: Array<[number, number]> = Array.from({ length: 24 }, (_, i) => [
-  i * 100_000,
-  (i + 1) * 100_000,
-]);
+// Every Node process start pays ~100 ms for NODE_EXTRA_CA_CERTS where it
+// is set (docs/performance.md); the CLI and its workers need no CA bundle.
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
 
+/** Runs the CLI with this terminal as its stderr (so its progress bar shows) and returns the exit code. */
+function cli(args: string[]): Promise<number | null> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'inherit', env });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => resolve(code));
+  });
+}
+
+function readRecords(file: string): OutRecord[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as OutRecord);
+}
+
+function writeJsonl(file: string, records: unknown[]): void {
+  writeFileSync(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
 const started = performance.now();
-await using pool = new ProcessPoolExecutor({ maxWorkers: 2, cancelGrace: 200, shutdownGrace: 500 });
-
-console.log(
-  `1. Counting primes below 2,400,000 in ${ranges.length} ranges on ${pool.maxWorkers} worker processes`,
-);
-const futures = ranges.map((range) => pool.submit(countPrimes, [range]));
-let done = 0;
-for await (const finished of asCompleted(futures)) {
-  done++;
-  const bar = '#'.repeat(done).padEnd(ranges.length, '.');
-  const line = `   [${bar}] ${done}/${ranges.length} (last: ${await finished} primes)`;
-  // Redraw in place on a terminal; print every sixth step into a pipe or file.
-  if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
-  else if (done % 6 === 0) console.log(line);
-}
-if (process.stdout.isTTY) process.stdout.write('\n');
-const total = (await Promise.all(futures)).reduce((a, b) => a + b, 0);
-console.log(`   ${total} primes in total (expected 176302)\n`);
-
-console.log('2. A task that crashes its worker fails alone; its sibling still succeeds');
-const crash = pool.submit(() => process.exit(3));
-const sibling = pool.submit(countPrimes, [[0, 1000]]);
+const dir = mkdtempSync(join(tmpdir(), 'concurrent-futures-demo-'));
 try {
-  await crash;
-} catch (error) {
-  if (!(error instanceof WorkerCrashedError)) throw error;
+  // Part 1: primes below 3,000,000 in 300 ranges, plus two faulty records.
+  const LIMIT = 3_000_000;
+  const STEP = 10_000;
+  const ranges: PrimeRange[] = [];
+  for (let from = 0; from < LIMIT; from += STEP) ranges.push({ from, to: from + STEP });
+  ranges.splice(100, 0, { from: 0, to: 1, fault: 'crash' });
+  ranges.splice(200, 0, { from: 0, to: 1, fault: 'hang' });
+  const input = join(dir, 'ranges.jsonl');
+  const output = join(dir, 'counts.jsonl');
+  writeJsonl(input, ranges);
+
+  const command = `concurrent-futures map dist/demo/tasks.js countPrimes --workers 2 --timeout 3000`;
+  console.log(`1. Counting primes below ${fmt(LIMIT)} in ${ranges.length} JSON Lines records:`);
+  console.log(`   $ ${command} --input ranges.jsonl --output counts.jsonl`);
+  console.log('   (record 100 kills its own worker; record 200 loops forever)\n');
+  const code = await cli([
+    'map',
+    TASKS,
+    'countPrimes',
+    '--workers',
+    '2',
+    '--timeout',
+    '3000',
+    '--input',
+    input,
+    '--output',
+    output,
+  ]);
+  const records = readRecords(output);
+  const ok = records.filter((r) => r.status === 'ok');
+  const total = ok.reduce((sum, r) => sum + (r.result as number), 0);
+  console.log(`\n   The output has ${records.length} records, one per input line, in input order.`);
   console.log(
-    `   crash:   ${error.name} (reason ${error.reason}, exit code ${error.exitCode}, pid ${error.pid})`,
+    `   ${ok.length} ranges counted: ${fmt(total)} primes below ${fmt(LIMIT)} (expected 216,816).`,
   );
-}
-console.log(`   sibling: ${await sibling} primes below 1000\n`);
-
-console.log('3. A task stuck in an endless loop is killed at its 300 ms time limit');
-try {
-  await pool.submit(
-    () => {
-      while (true) {}
-    },
-    [],
-    { timeout: 300 },
-  );
-} catch (error) {
-  if (!(error instanceof TaskTimeoutError)) throw error;
-  console.log(`   ${error.name}: ${error.message}`);
-}
-console.log(
-  `   the pool goes on: 6 * 7 = ${await pool.submit((a: number, b: number) => a * b, [6, 7])}\n`,
-);
-
-console.log(
-  '4. Parallel search: the worker that finds the answer throws CancelAll, the others stop',
-);
-const target = 777_777;
-const search = (from: number, size: number, wanted: number) => {
-  const { signal } = currentTask();
-  for (let n = from; n < from + size; n++) {
-    if (n === wanted) throw new CancelAll(n);
-    // Busy work standing in for an expensive check; honours cancellation.
-    if (n % 1000 === 0 && signal.aborted) return 'stopped';
-    for (let spin = 0; spin < 200; spin++);
+  for (const record of records.filter((r) => r.status !== 'ok')) {
+    const error = record.error!;
+    if (record.status === 'crashed') {
+      console.log(
+        `   Record ${record.index}: ${record.status}, ${error.class}: worker ${error.pid} was killed by ${error.signal};` +
+          ' the pool replaced it and the other records went on.',
+      );
+    } else if (record.status === 'timeout') {
+      console.log(
+        `   Record ${record.index}: ${record.status}, ${error.class} after ${error.timeout} ms;` +
+          ' its worker, stuck in while (true), was killed and replaced.',
+      );
+    } else {
+      console.log(`   Record ${record.index}: ${record.status}, ${error.class}: ${error.message}`);
+    }
   }
-  return 'not here';
-};
-const parts = Array.from({ length: 8 }, (_, i) =>
-  pool.submit(search, [i * 125_000, 125_000, target]),
-);
-const outcomes = await Promise.all(
-  parts.map((part) =>
-    part.then(
-      (value) => value,
-      (error: unknown) =>
-        error instanceof CancelAll
-          ? `found ${error.reason}`
-          : error instanceof CancelledError
-            ? 'cancelled'
-            : String(error),
-    ),
-  ),
-);
-console.log(`   ${outcomes.map((o, i) => `part ${i}: ${o}`).join('\n   ')}\n`);
+  console.log(`   Exit code ${code}: some records failed (0 would mean all succeeded).\n`);
 
-console.log(
-  `Done in ${((performance.now() - started) / 1000).toFixed(1)} s. Stats: ${JSON.stringify(pool.stats())}`,
-);
+  // Part 2: a search that stops every worker once one finds the answer.
+  const TARGET = 777_777;
+  const SIZE = 62_500;
+  const parts: SearchPart[] = Array.from({ length: 16 }, (_, i) => ({
+    from: i * SIZE,
+    size: SIZE,
+    target: TARGET,
+  }));
+  const searchInput = join(dir, 'parts.jsonl');
+  const searchOutput = join(dir, 'found.jsonl');
+  writeJsonl(searchInput, parts);
+  console.log(
+    `2. Searching 0..${fmt(16 * SIZE)} in 16 parts; the part that finds ${fmt(TARGET)} throws CancelAll:`,
+  );
+  console.log(
+    '   $ concurrent-futures map dist/demo/tasks.js search --workers 2 --input parts.jsonl --output found.jsonl\n',
+  );
+  const searchCode = await cli([
+    'map',
+    TASKS,
+    'search',
+    '--workers',
+    '2',
+    '--no-progress',
+    '--input',
+    searchInput,
+    '--output',
+    searchOutput,
+  ]);
+  const found = readRecords(searchOutput);
+  const finder = found.find((r) => r.error?.class === 'CancelAll');
+  const searched = found.filter((r) => r.status === 'ok').length;
+  const cancelled = found.filter((r) => r.status === 'cancelled').length;
+  console.log(
+    `\n   Part ${finder?.index} found ${fmt(Number(finder?.error?.reason))}; ${searched} parts were searched in full before it,`,
+  );
+  const unread = parts.length - found.length;
+  console.log(
+    `   ${cancelled} were cancelled (the other running part was stopped, the pending ones never started)` +
+      (unread > 0 ? `, and ${unread} were never even read.` : '.'),
+  );
+  console.log(`   Exit code ${searchCode}: the run was stopped early by CancelAll.\n`);
+  console.log(
+    `Done in ${((performance.now() - started) / 1000).toFixed(1)} s. The CLI: docs/cli.md; the library: README.md.`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,123 @@
+/**
+ * Worker-side helpers of the CLI. This module runs inside the worker
+ * processes; the CLI reaches its exports with `task()`.
+ *
+ * - `setupWorker`: the pool's initializer. Sends task code's stdout to
+ *   stderr, so that a `console.log` in a task cannot corrupt the JSON Lines
+ *   the CLI writes to its own stdout.
+ * - `probe`: loads the user's module once before any input is read, so that
+ *   a missing module or export is a usage error and not a million error
+ *   records.
+ * - `runBatch`: runs the user's function over a chunk of items and returns
+ *   one outcome per item. `executor.map` would stop a chunk at its first
+ *   failing item; a command line tool owes every record its own answer.
+ */
+import { currentTask } from '../index.js';
+import { type ErrorRecord, errorRecord, resultJson } from './encode.js';
+
+/** What `runBatch` returns for one item. */
+export type ItemOutcome =
+  /** The result as JSON text, encoded here so that a value JSON cannot hold fails only its item. */
+  | { ok: true; json: string }
+  /** The item threw; `cancelAll` is set when what it threw was a `CancelAll`. */
+  | { ok: false; error: ErrorRecord; cancelAll?: true }
+  /** Not run: an earlier item of the chunk threw `CancelAll`. */
+  | { ok: false; skipped: true };
+
+/** What `probe` found. */
+export type ProbeResult = { found: true } | { found: false; got: string; functions: string[] };
+
+type ItemFunction = (item: unknown) => unknown;
+
+/** One import per module and worker; the library's own runtime shares Node's module cache. */
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+function load(url: string): Promise<Record<string, unknown>> {
+  let loading = modules.get(url);
+  if (loading === undefined) {
+    loading = import(url) as Promise<Record<string, unknown>>;
+    // A failed import is not kept: the next chunk reports the error again.
+    loading.catch(() => modules.delete(url));
+    modules.set(url, loading);
+  }
+  return loading;
+}
+
+/** The export, also found through `default` for a CommonJS module, as the library's `task()` does. */
+function pick(mod: Record<string, unknown>, name: string): unknown {
+  const direct = mod[name];
+  if (typeof direct === 'function' || name === 'default') return direct;
+  const fallback = (mod.default as Record<string, unknown> | null | undefined)?.[name];
+  return typeof fallback === 'function' ? fallback : direct;
+}
+
+function functionExports(mod: Record<string, unknown>): string[] {
+  return Object.keys(mod).filter((key) => typeof mod[key] === 'function');
+}
+
+/** The pool's initializer: task code's stdout goes to stderr (see the module comment). */
+export function setupWorker(): void {
+  const stderr = process.stderr;
+  process.stdout.write = ((chunk: unknown, encoding?: unknown, callback?: unknown) =>
+    stderr.write(
+      chunk as string,
+      encoding as BufferEncoding,
+      callback as (error?: Error | null) => void,
+    )) as typeof process.stdout.write;
+}
+
+/** Imports the module and reports whether `name` is a function export. */
+export async function probe(url: string, name: string): Promise<ProbeResult> {
+  const mod = await load(url);
+  const fn = pick(mod, name);
+  if (typeof fn === 'function') return { found: true };
+  return {
+    found: false,
+    got: fn === undefined ? 'no such export' : `a ${typeof fn}`,
+    functions: functionExports(mod),
+  };
+}
+
+function isCancelAll(error: unknown): boolean {
+  // By name, not instanceof: the user's module may import another copy of this package.
+  return error instanceof Error && error.name === 'CancelAll';
+}
+
+/**
+ * Runs `fn(item)` for each item of the chunk, catching each item's error on
+ * its own. Between items it checks the task's signal: once the chunk was
+ * cancelled or timed out, its outcome is no longer wanted, and stopping
+ * promptly lets the worker live on instead of being killed.
+ */
+export async function runBatch(
+  url: string,
+  name: string,
+  items: unknown[],
+): Promise<ItemOutcome[]> {
+  const fn = pick(await load(url), name);
+  if (typeof fn !== 'function') {
+    throw new TypeError(`Expected module ${url} to export a function named '${name}'`);
+  }
+  const { signal } = currentTask();
+  const outcomes: ItemOutcome[] = [];
+  for (let i = 0; i < items.length; i++) {
+    if (signal.aborted) throw signal.reason;
+    try {
+      let value = (fn as ItemFunction)(items[i]);
+      if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
+        value = await value;
+      }
+      outcomes.push({ ok: true, json: resultJson(value) });
+    } catch (error) {
+      if (!isCancelAll(error)) {
+        outcomes.push({ ok: false, error: errorRecord(error) });
+        continue;
+      }
+      // A CancelAll stops the whole run; the rest of this chunk never starts.
+      outcomes.push({ ok: false, error: errorRecord(error), cancelAll: true });
+      for (let j = i + 1; j < items.length; j++) outcomes.push({ ok: false, skipped: true });
+      break;
+    }
+  }
+  return outcomes;
+}
