@@ -273,6 +273,20 @@ describe('concurrent-futures CLI', function () {
       expect(stderr).to.include('noise from record 1');
     });
 
+    it('sends what subprocesses of task code print to stderr too, tagged with the worker pid', async () => {
+      const records = [0, 1].map((n) => ({ n, dir, do: 'subprocess-log' }));
+      const { code, stdout, stderr } = await runCli([
+        'map',
+        TASKS,
+        'act',
+        '-i',
+        inputFile(records),
+      ]);
+      expect(code).to.equal(0);
+      expect(parseRecords(stdout).map((r) => r.result)).to.deep.equal([0, 2]);
+      expect(stderr).to.match(/^\[\d+\] subprocess noise 1$/m);
+    });
+
     it('reads stdin and writes stdout when given -, and writes a file with --output', async () => {
       const piped = await runCli(['map', TASKS, 'double', '--input', '-', '--output', '-'], {
         stdin: '5\n6\n',

@@ -18,13 +18,6 @@ import { expect } from 'chai';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const apiDir = join(root, 'docs', 'api');
 
-/**
- * Pages other people are writing at the same time (the CLI, observability).
- * Links to them are accepted while they do not exist in this checkout; once
- * a page exists its links and anchors are checked like any other.
- */
-const PAGES_IN_PROGRESS = new Set(['docs/cli.md']);
-
 /** Relative paths of the files under `dir`, sorted. */
 function listFiles(dir: string): string[] {
   const files: string[] = [];
@@ -152,7 +145,7 @@ function checkLink(link: Link, anchorCache: Map<string, Set<string>>): string | 
   const fromRoot = relative(root, absolute).split('\\').join('/');
   if (fromRoot.startsWith('..')) return `${target} points outside the repository`;
   if (!existsSync(absolute)) {
-    return PAGES_IN_PROGRESS.has(fromRoot) ? undefined : `${target}: no such file (${fromRoot})`;
+    return `${target}: no such file (${fromRoot})`;
   }
   if (anchor === undefined || anchor === '') return undefined;
   if (!absolute.endsWith('.md') || statSync(absolute).isDirectory()) {

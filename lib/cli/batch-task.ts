@@ -2,9 +2,6 @@
  * Worker-side helpers of the CLI. This module runs inside the worker
  * processes; the CLI reaches its exports with `task()`.
  *
- * - `setupWorker`: the pool's initializer. Sends task code's stdout to
- *   stderr, so that a `console.log` in a task cannot corrupt the JSON Lines
- *   the CLI writes to its own stdout.
  * - `probe`: loads the user's module once before any input is read, so that
  *   a missing module or export is a usage error and not a million error
  *   records.
@@ -53,17 +50,6 @@ function pick(mod: Record<string, unknown>, name: string): unknown {
 
 function functionExports(mod: Record<string, unknown>): string[] {
   return Object.keys(mod).filter((key) => typeof mod[key] === 'function');
-}
-
-/** The pool's initializer: task code's stdout goes to stderr (see the module comment). */
-export function setupWorker(): void {
-  const stderr = process.stderr;
-  process.stdout.write = ((chunk: unknown, encoding?: unknown, callback?: unknown) =>
-    stderr.write(
-      chunk as string,
-      encoding as BufferEncoding,
-      callback as (error?: Error | null) => void,
-    )) as typeof process.stdout.write;
 }
 
 /** Imports the module and reports whether `name` is a function export. */

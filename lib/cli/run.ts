@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CancelAll, ProcessPoolExecutor, task, WorkerCrashedError } from '../index.js';
 import { type MapConfig, UsageError } from './args.js';
-import type { probe, runBatch, setupWorker } from './batch-task.js';
+import type { probe, runBatch } from './batch-task.js';
 import { openInput } from './input.js';
 import { openOutput, RecordWriter } from './output.js';
 import { Progress, type ProgressMode, Stats, summaryLine } from './progress.js';
@@ -18,7 +18,6 @@ import { MapRunner, type StopKind } from './runner.js';
 import { watchInterrupts } from './signals.js';
 
 const HELPER = new URL('./batch-task.js', import.meta.url);
-const setupTask = task<typeof setupWorker>(HELPER, 'setupWorker');
 const probeTask = task<typeof probe>(HELPER, 'probe');
 const batchTask = task<typeof runBatch>(HELPER, 'runBatch');
 
@@ -60,7 +59,7 @@ function modulePathOf(config: MapConfig): string {
  * one task at a time until they have timed the user's function.
  */
 async function probeModule(url: string, config: MapConfig, signal: AbortSignal): Promise<void> {
-  const pool = new ProcessPoolExecutor({ maxWorkers: 1, initializer: setupTask });
+  const pool = workerPool(1);
   let found: Awaited<ReturnType<typeof probe>>;
   try {
     found = await pool.submit(probeTask, [url, config.exportName], {
@@ -84,6 +83,18 @@ async function probeModule(url: string, config: MapConfig, signal: AbortSignal):
       `expected <module> '${config.modulePath}' to export a function named '${config.exportName}', got ${found.got}; its function exports are: ${exports}`,
     );
   }
+}
+
+/**
+ * A pool whose workers' output goes to the CLI's stderr, a line at a time
+ * tagged with the worker's pid: a `console.log` in task code (or a
+ * subprocess it starts) must not corrupt the JSON Lines on stdout.
+ */
+function workerPool(workers: number): ProcessPoolExecutor {
+  const pool = new ProcessPoolExecutor({ maxWorkers: workers, stdio: 'pipe' });
+  pool.stdout?.pipe(process.stderr, { end: false });
+  pool.stderr?.pipe(process.stderr, { end: false });
+  return pool;
 }
 
 function progressMode(config: MapConfig): ProgressMode {
@@ -117,7 +128,7 @@ export async function runMap(config: MapConfig): Promise<number> {
     if (!config.quiet)
       process.stderr.write(`concurrent-futures: ${signal} again: exiting at once\n`);
   });
-  const pool = new ProcessPoolExecutor({ maxWorkers: config.workers, initializer: setupTask });
+  const pool = workerPool(config.workers);
   try {
     await probeModule(moduleUrl, config, interrupts.signal);
     const output = await openOutput(config.output, config.input);
