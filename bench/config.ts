@@ -3,7 +3,13 @@
  * Shared by the orchestrator (run.ts) and the measuring child (contestant.ts).
  */
 
-export type WorkloadName = 'tiny' | 'map-chunked' | 'startup' | 'cpu' | 'payload';
+export type WorkloadName =
+  | 'tiny'
+  | 'map-chunked'
+  | 'startup'
+  | 'cpu'
+  | 'payload'
+  | 'payload-transfer';
 
 export const WORKLOAD_NAMES: readonly WorkloadName[] = [
   'tiny',
@@ -11,6 +17,7 @@ export const WORKLOAD_NAMES: readonly WorkloadName[] = [
   'startup',
   'cpu',
   'payload',
+  'payload-transfer',
 ];
 
 /** Every contestant runs with this many workers. */
@@ -120,6 +127,19 @@ export const WORKLOADS: Record<WorkloadName, WorkloadInfo> = {
       'copied (no transfer lists). Floor: two bare forked children with ' +
       "`serialization: 'advanced'`, each doing its half of the round trips one at a time.",
   },
+  'payload-transfer': {
+    name: 'payload-transfer',
+    unit: 'MiB/s',
+    higherIsBetter: true,
+    title: (s) =>
+      `payload-transfer: ${n(s.payloadTasks)} × ${bytes(s.payloadBytes)} moved in and out (threads)`,
+    describe: (s) =>
+      `The payload round trips with transfer lists: ${n(s.payloadTasks)} tasks, each moving a ` +
+      `${bytes(s.payloadBytes)} Uint8Array to a worker thread and back without copying (our ` +
+      '`submit(..., { transfer })` and `transfer()` result, piscina `Piscina.move`), ' +
+      `${4 * WORKERS} buffers in flight, each re-sent when it comes back. Thread pools only: ` +
+      'between processes every byte is copied (see `payload`).',
+  },
 };
 
 export type ContestantKind = 'ours' | 'peer' | 'floor';
@@ -134,6 +154,7 @@ export interface ContestantInfo {
 }
 
 const ALL = { tiny: true, 'map-chunked': true, startup: true, cpu: true, payload: true } as const;
+const THREADS = { ...ALL, 'payload-transfer': true } as const;
 const NO_MAP = (who: string) => ({
   ...ALL,
   'map-chunked': `skipped: ${who} has no chunked map (one call per item is what \`tiny\` measures)`,
@@ -164,19 +185,19 @@ export const CONTESTANTS: readonly ContestantInfo[] = [
     name: 'ours-thread',
     kind: 'ours',
     setup: 'ThreadPoolExecutor, inline functions',
-    workloads: ALL,
+    workloads: THREADS,
   },
   {
     name: 'ours-thread/module',
     kind: 'ours',
     setup: 'ThreadPoolExecutor, `task()` references',
-    workloads: ALL,
+    workloads: THREADS,
   },
   {
     name: 'piscina',
     kind: 'peer',
     setup: 'piscina (worker threads), `filename` = tasks.mjs, `run(arg, { name })`',
-    workloads: NO_MAP('piscina'),
+    workloads: { ...NO_MAP('piscina'), 'payload-transfer': true },
   },
   {
     name: 'workerpool-process',

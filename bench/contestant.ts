@@ -31,6 +31,8 @@ const WORKERPOOL_SCRIPT = fileURLToPath(
   new URL('../../bench/workerpool-worker.mjs', import.meta.url),
 );
 const FORK_ECHO = fileURLToPath(new URL('../../bench/fork-echo.mjs', import.meta.url));
+const TRANSFER_TASKS_URL = new URL('../../bench/tasks-transfer.mjs', import.meta.url);
+const PISCINA_TRANSFER_URL = new URL('../../bench/piscina-transfer.mjs', import.meta.url);
 const PYTHON_SCRIPT = fileURLToPath(new URL('../../bench/python_pool.py', import.meta.url));
 
 type FnName = 'noop' | 'double' | 'inc' | 'fib' | 'echo';
@@ -68,6 +70,8 @@ function loaded<T>(lib: T | undefined): T {
 /** The little a workload needs from a pool. */
 interface BenchPool {
   call(name: FnName, args: unknown[]): PromiseLike<unknown>;
+  /** Sends `bytes` to a worker thread and gets them back, moved both ways (payload-transfer). */
+  echoMoved?(bytes: Uint8Array): PromiseLike<Uint8Array>;
   map?(name: FnName, items: number[], chunksize: number): PromiseLike<unknown[]>;
   close(): Promise<void>;
 }
@@ -96,7 +100,7 @@ function ours(
   flavour: 'inline' | 'module',
   observed = false,
 ): BenchPool {
-  const { ProcessPoolExecutor, ThreadPoolExecutor, task } = loaded(libs.ours);
+  const { ProcessPoolExecutor, ThreadPoolExecutor, task, transfer } = loaded(libs.ours);
   const options = { maxWorkers: WORKERS, minWorkers: WORKERS, env: process.env };
   const ex =
     kind === 'process' ? new ProcessPoolExecutor(options) : new ThreadPoolExecutor(options);
@@ -124,6 +128,13 @@ function ours(
   return {
     call: (name, args) => ex.submit(fnFor(name), args as any),
     map: (name, items, chunksize) => ex.map(fnFor(name), items, { chunksize }),
+    echoMoved: (bytes) => {
+      const fn =
+        flavour === 'inline'
+          ? (b: Uint8Array) => transfer(b, [b.buffer])
+          : task<(b: Uint8Array) => Uint8Array>(TRANSFER_TASKS_URL, 'echoMove');
+      return ex.submit(fn, [bytes], { transfer: [bytes.buffer] });
+    },
     close: () => {
       clearInterval(poll);
       return ex.shutdown();
@@ -136,6 +147,8 @@ function piscina(): BenchPool {
   const pool = new Piscina({ filename: TASKS_URL.href, minThreads: WORKERS, maxThreads: WORKERS });
   return {
     call: (name, args) => pool.run(args[0], { name }),
+    echoMoved: (bytes) =>
+      pool.run(Piscina.move(bytes), { filename: PISCINA_TRANSFER_URL.href }) as Promise<Uint8Array>,
     close: () => pool.close(),
   };
 }
@@ -257,6 +270,33 @@ async function poolWorkload(
       const ms = now() - t0;
       check(out.length === items.length && out.at(-1) === (items.length - 1) * 2, 'map');
       return { value: sizes.mapItems / (ms / 1000), extra: { ms } };
+    }
+
+    if (workload === 'payload-transfer') {
+      const echoMoved = pool.echoMoved;
+      if (echoMoved === undefined) throw new Error(`${contestant} cannot move buffers`);
+      const lanes = times(4 * WORKERS, () => makeBytes(sizes.payloadBytes));
+      const roundTrip = async (bytes: Uint8Array): Promise<Uint8Array> => {
+        const back = await echoMoved(bytes);
+        check(back.byteLength === sizes.payloadBytes && bytes.byteLength === 0, 'moved echo');
+        return back;
+      };
+      // Warm-up: one round trip per lane (each lane keeps the buffer it got back).
+      for (let i = 0; i < lanes.length; i++) lanes[i] = await roundTrip(lanes[i]!);
+      let left = sizes.payloadTasks;
+      const t0 = now();
+      await Promise.all(
+        lanes.map(async (first) => {
+          let bytes = first;
+          while (left > 0) {
+            left--;
+            bytes = await roundTrip(bytes);
+          }
+        }),
+      );
+      const ms = now() - t0;
+      const mib = (sizes.payloadTasks * sizes.payloadBytes * 2) / (1024 * 1024);
+      return { value: mib / (ms / 1000), extra: { ms } };
     }
 
     // payload

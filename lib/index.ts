@@ -69,6 +69,7 @@ export {
 export { ProcessPoolExecutor, type ProcessPoolOptions } from './process-pool.js';
 export { type AnyFunction, isTaskRef, type TaskRef, task } from './task.js';
 export { ThreadPoolExecutor, type ThreadPoolOptions } from './thread-pool.js';
+export { transfer } from './transfer.js';
 export {
   ALL_COMPLETED,
   type AsCompletedOptions,

@@ -18,6 +18,7 @@
  * While a worker has work it keeps the parent's event loop alive; idle, it
  * does not, so a program that forgets `shutdown()` still exits.
  */
+import type { TransferListItem } from 'node:worker_threads';
 import pDefer, { type DeferredPromise } from 'p-defer';
 import { BrokenExecutorError, CancelAll, QueueFullError, TaskTimeoutError } from '../errors.js';
 import { describeError, Future, type RunningCanceller } from '../future.js';
@@ -175,6 +176,7 @@ export class Pool implements RunningCanceller {
       timeout: limit === Number.POSITIVE_INFINITY ? undefined : limit,
       signal,
       onProgress: settings.onProgress,
+      transfer: settings.transfer,
       submittedAt: performance.now(),
       startedAt: 0,
       onAbort: undefined,
@@ -521,6 +523,7 @@ export class Pool implements RunningCanceller {
     if (batch.length === 0) return;
     const fields: unknown[] = [];
     const newFns: number[] = [];
+    const transfer: TransferListItem[] = [];
     for (const task of batch) {
       const id = task.fn.id;
       if (slot.knownFns.has(id) || newFns.includes(id)) {
@@ -529,9 +532,13 @@ export class Pool implements RunningCanceller {
         pushTask(fields, task, { ...task.fn });
         newFns.push(id);
       }
+      if (task.transfer !== undefined) transfer.push(...task.transfer);
     }
     try {
-      slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: fields });
+      slot.handle.send(
+        { cf: PROTOCOL_TAG, k: 'batch', tasks: fields },
+        transfer.length > 0 ? transfer : undefined,
+      );
     } catch {
       // Something in the batch cannot be cloned: send one by one to fail only that task.
       this.#dispatchOneByOne(slot, batch);
@@ -547,7 +554,7 @@ export class Pool implements RunningCanceller {
       const fields: unknown[] = [];
       pushTask(fields, task, known ? task.fn.id : { ...task.fn });
       try {
-        slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: fields });
+        slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: fields }, task.transfer);
       } catch (sendError) {
         this.#release(task);
         if (task.future.running() || task.future.setRunningOrNotifyCancel()) {

@@ -3,6 +3,7 @@
  * (CPython's `_WorkItem`) and of one worker. Shared by the engine
  * (pool.ts) and its helpers (telemetry, worker output).
  */
+import type { TransferListItem } from 'node:worker_threads';
 import type { PoolEventHub } from '../events.js';
 import type { Future } from '../future.js';
 import type { FnInfo } from './functions.js';
@@ -46,6 +47,8 @@ export interface TaskSettings {
   signal: AbortSignal | undefined;
   retries: number | undefined;
   onProgress: ((value: unknown) => void) | undefined;
+  /** ArrayBuffers (and MessagePorts) to move to a worker thread instead of copying. */
+  transfer: readonly TransferListItem[] | undefined;
 }
 
 /** One unit of work: a submit, or one chunk of a map. */
@@ -58,6 +61,8 @@ export interface Task {
   readonly timeout: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((value: unknown) => void) | undefined;
+  /** Moved, not copied, to a worker thread (threads only). */
+  readonly transfer: readonly TransferListItem[] | undefined;
   /** `performance.now()` at submit. */
   readonly submittedAt: number;
   /** `performance.now()` when it started, as far as the parent knows (0: not yet). */

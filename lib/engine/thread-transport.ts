@@ -3,7 +3,7 @@
  * talk to than processes, but a crash of native code takes the whole process
  * with it. Messages use the thread's structured clone.
  */
-import { Worker } from 'node:worker_threads';
+import { type TransferListItem, Worker } from 'node:worker_threads';
 import { isPoolMessage, type WorkerMessage } from './protocol.js';
 import {
   type SpawnOptions,
@@ -33,9 +33,9 @@ class ThreadWorker implements WorkerHandle {
     return this.#threadId;
   }
 
-  send(message: Parameters<WorkerHandle['send']>[0]): void {
+  send(message: Parameters<WorkerHandle['send']>[0], transfer?: readonly TransferListItem[]): void {
     if (this.#exited) return;
-    this.#worker.postMessage(message);
+    this.#worker.postMessage(message, transfer);
   }
 
   kill(): void {

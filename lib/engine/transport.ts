@@ -6,6 +6,7 @@
  * is the "factory for process creation" the pool's design calls for: the
  * engine is written once, against this interface.
  */
+import type { TransferListItem } from 'node:worker_threads';
 import { markerPattern } from './output.js';
 import type { ParentMessage, WorkerMessage } from './protocol.js';
 
@@ -41,8 +42,10 @@ export interface WorkerHandle {
   /**
    * Sends a message to the worker. Throws synchronously (a `DataCloneError`
    * or `TypeError`) when the payload cannot be cloned; nothing is sent then.
+   * `transfer` (threads only) moves those ArrayBuffers instead of copying
+   * them; a process copies everything.
    */
-  send(message: ParentMessage): void;
+  send(message: ParentMessage, transfer?: readonly TransferListItem[]): void;
   /**
    * Stops the worker: `'SIGTERM'` asks, `'SIGKILL'` forces. A thread has no
    * signals: both terminate it.

@@ -8,6 +8,7 @@
 import type { TaskContext } from '../current-task.js';
 import type { FnRef } from '../engine/protocol.js';
 import { CancelAll } from '../errors.js';
+import { transfer } from '../transfer.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 
@@ -88,22 +89,22 @@ export class FunctionCache {
 }
 
 /**
- * Compiles an inline function's source. `currentTask` and `CancelAll` are in
- * scope so inline task code can use them without imports.
+ * Compiles an inline function's source. `currentTask`, `CancelAll` and
+ * `transfer` are in scope so inline task code can use them without imports.
  */
 function compileInline(src: string): TaskFunction {
   const factory = (body: string) =>
-    new Function('currentTask', 'CancelAll', `return (${body}\n);`) as (
+    new Function('currentTask', 'CancelAll', 'transfer', `return (${body}\n);`) as (
       ...names: unknown[]
     ) => unknown;
   let made: unknown;
   try {
-    made = factory(src)(currentTaskForInline, CancelAll);
+    made = factory(src)(currentTaskForInline, CancelAll, transfer);
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     // Method shorthand (`run(x) { ... }`) is not an expression on its own.
     try {
-      const holder = factory(`{ ${src} }`)(currentTaskForInline, CancelAll) as Record<
+      const holder = factory(`{ ${src} }`)(currentTaskForInline, CancelAll, transfer) as Record<
         string,
         unknown
       >;

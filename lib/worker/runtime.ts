@@ -5,6 +5,7 @@
  * the task context in context.ts; the entry files (process-entry.ts,
  * thread-entry.ts) only connect this to their channel.
  */
+import type { TransferListItem } from 'node:worker_threads';
 import { setCurrentTask } from '../current-task.js';
 import { encodeError } from '../engine/error-codec.js';
 import { marker } from '../engine/output.js';
@@ -28,6 +29,7 @@ import {
   type WorkerMessage,
 } from '../engine/protocol.js';
 import { CancelAll, CancelledError, TaskTimeoutError } from '../errors.js';
+import { unwrapTransfer } from '../transfer.js';
 import { Context } from './context.js';
 import { FunctionCache, type Resolved, withHint } from './functions.js';
 
@@ -38,7 +40,7 @@ export interface WorkerChannel {
    * writes need this worker's event loop to complete (a child process's
    * IPC pipe) returns a promise that settles once the message is written.
    */
-  send(message: WorkerMessage): Promise<void> | undefined;
+  send(message: WorkerMessage, transfer?: TransferListItem[]): Promise<void> | undefined;
   /** Ends the worker. */
   exit(code: number): void;
   /** The process id (or thread id) reported in `ready`. */
@@ -80,6 +82,8 @@ export class WorkerRuntime {
   /** Outcomes not yet sent (OUTCOME_FIELDS each), and when the first of them was produced. */
   #results: unknown[] = [];
   #resultsSince = 0;
+  /** What the outcomes in #results move instead of copying (`transfer()` results). */
+  #resultsTransfer: TransferListItem[] | undefined;
   /** The last message still being written (see `#drain`). */
   #writing: Promise<void> | undefined;
   #usageAt = 0;
@@ -346,6 +350,14 @@ export class WorkerRuntime {
    */
   #outcome(id: number, ok: boolean, value: unknown, ms: number, chunk = false): void {
     if (this.#results.length === 0) this.#resultsSince = performance.now();
+    if (ok && !chunk) {
+      const moved = unwrapTransfer(value);
+      if (moved !== undefined) {
+        value = moved.value;
+        this.#resultsTransfer ??= [];
+        this.#resultsTransfer.push(...moved.list);
+      }
+    }
     this.#results.push(id, ok ? 1 : 0, ok ? value : encodeError(value), ms);
     if (ok ? chunk && chunkCancelAll(value) : isCancelAll(value)) {
       // The parent will cancel every sibling as soon as it hears of this:
@@ -371,12 +383,14 @@ export class WorkerRuntime {
   #flush(): void {
     if (this.#results.length === 0) return;
     const done = this.#results;
+    const transfer = this.#resultsTransfer;
     this.#results = [];
+    this.#resultsTransfer = undefined;
     const now = performance.now();
     const message: WorkerMessage = { cf: PROTOCOL_TAG, k: 'results', done };
     if (now - this.#usageAt >= USAGE_INTERVAL_MS) message.u = this.#usage();
     try {
-      this.#track(this.#channel.send(message));
+      this.#track(this.#channel.send(message, transfer));
     } catch {
       // Some value cannot be cloned: send them one by one to find it.
       for (let at = 0; at < done.length; at += OUTCOME_FIELDS) {

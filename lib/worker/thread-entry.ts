@@ -16,8 +16,8 @@ if (port === null) {
 
 const runtime = new WorkerRuntime({
   // A MessagePort delivers without this thread's event loop: nothing to wait for.
-  send: (message) => {
-    port.postMessage(message);
+  send: (message, transfer) => {
+    port.postMessage(message, transfer);
     return undefined;
   },
   exit: (code) => process.exit(code),
