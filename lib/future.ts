@@ -102,6 +102,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #waiters: DoneCallback<any>[] | undefined = undefined;
   #deferred: DeferredPromise<T> | undefined = undefined;
   #promise: Promise<T> | undefined = undefined;
+  /** `#promise` carries a no-op rejection handler (see `#guarded`). */
+  #marked = false;
   /** Set by an executor that can stop this future's task while it runs. */
   #owner: RunningCanceller | undefined = undefined;
   #token: unknown = undefined;
@@ -161,12 +163,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * reason if `signal` aborts first.
    */
   result(options?: ResultOptions): Promise<T> {
-    if (options === undefined) return this.#settled();
+    if (options === undefined) return this.#guarded();
     validateOptions('options', options);
     const timeout = validateTimeout('timeout', options.timeout);
     const signal = validateSignal('signal', options.signal);
     if (this.#state >= CANCELLED || (timeout === undefined && signal === undefined)) {
-      return this.#settled();
+      return this.#guarded();
     }
     return waitLimited(this.#settled(), timeout, signal, this);
   }
@@ -380,7 +382,22 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.#error as CancelledError;
   }
 
-  /** The promise behind `await`: created on first use, never reported as unhandled. */
+  /**
+   * The promise behind `result()`, handed to the caller as is: marked as
+   * handled once, so that a caller who drops it never causes an
+   * `unhandledRejection`. (`then`/`catch`/`finally` attach their reactions
+   * at once and need no mark: one promise less per awaited future.)
+   */
+  #guarded(): Promise<T> {
+    const promise = this.#settled();
+    if (!this.#marked) {
+      this.#marked = true;
+      promise.catch(noop);
+    }
+    return promise;
+  }
+
+  /** The promise behind `await`: created on first use. */
   #settled(): Promise<T> {
     if (this.#promise !== undefined) return this.#promise;
     let promise: Promise<T>;
@@ -392,7 +409,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
       this.#deferred = pDefer<T>();
       promise = this.#deferred.promise;
     }
-    promise.catch(noop);
     this.#promise = promise;
     return promise;
   }

@@ -144,6 +144,9 @@ export interface PoolSubmitOptions extends SubmitOptions {
  */
 export interface PoolStats extends EngineStats {}
 
+/** The arguments of a task submitted without any: one shared array (only ever read). */
+const NO_ARGS: unknown[] = [];
+
 const DEFAULTS = Object.freeze({
   minWorkers: 0,
   idleTimeout: 10_000,
@@ -362,7 +365,7 @@ export abstract class PoolExecutor extends ExecutorBase {
     if (transfer !== undefined && !Array.isArray(transfer)) {
       throw typeError('transfer', 'an array of ArrayBuffers or MessagePorts', transfer);
     }
-    return this.#pool.submit<ResultOf<F>>('run', info, args ?? [], {
+    return this.#pool.submit<ResultOf<F>>('run', info, args ?? NO_ARGS, {
       // Infinity opts one task out of the executor's taskTimeout.
       timeout: options?.timeout === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : timeout,
       signal,
