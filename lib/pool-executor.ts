@@ -212,7 +212,7 @@ export function checkPoolOptions(options: PoolOptions | undefined): CheckedPoolO
     maxQueued: validateInteger(
       'maxQueued',
       o.maxQueued,
-      0,
+      1,
       DEFAULTS.maxQueued,
       Number.POSITIVE_INFINITY,
     ),

@@ -4,6 +4,7 @@
  */
 import { processTransport } from './engine/process-transport.js';
 import { checkPoolOptions, PoolExecutor, type PoolOptions } from './pool-executor.js';
+import { typeError } from './validate.js';
 
 /** Options of `new ProcessPoolExecutor(options)`. */
 export interface ProcessPoolOptions extends PoolOptions {
@@ -27,7 +28,7 @@ export class ProcessPoolExecutor extends PoolExecutor {
     const checked = checkPoolOptions(options);
     const cwd = options?.cwd;
     if (cwd !== undefined && typeof cwd !== 'string') {
-      throw new TypeError(`Expected \`cwd\` to be a string, got ${typeof cwd}`);
+      throw typeError('cwd', 'a string (a directory path)', cwd);
     }
     super(processTransport, checked, { env: checked.env, execArgv: checked.execArgv, cwd });
   }

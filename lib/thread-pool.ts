@@ -6,7 +6,35 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import { threadTransport } from './engine/thread-transport.js';
 import { checkPoolOptions, PoolExecutor, type PoolOptions } from './pool-executor.js';
-import { typeError } from './validate.js';
+import { rangeError, typeError } from './validate.js';
+
+const LIMIT_KEYS = [
+  'maxYoungGenerationSizeMb',
+  'maxOldGenerationSizeMb',
+  'codeRangeSizeMb',
+  'stackSizeMb',
+] as const;
+
+/**
+ * worker_threads ignores a limit it does not know and fails every thread
+ * at start for a negative one (reported as out of memory): refuse both here.
+ */
+function checkResourceLimits(limits: unknown): void {
+  if (limits === undefined) return;
+  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) {
+    throw typeError('resourceLimits', 'an object of heap limits in MB', limits);
+  }
+  for (const [key, value] of Object.entries(limits)) {
+    const name = `resourceLimits.${key}`;
+    if (!(LIMIT_KEYS as readonly string[]).includes(key)) {
+      throw typeError(name, `one of the limits ${LIMIT_KEYS.join(', ')}`, value);
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'number') throw typeError(name, 'a number of MB > 0', value);
+    if (!(value > 0) || !Number.isFinite(value))
+      throw rangeError(name, 'a number of MB > 0', value);
+  }
+}
 
 /** Options of `new ThreadPoolExecutor(options)`. */
 export interface ThreadPoolOptions extends PoolOptions {
@@ -34,9 +62,7 @@ export class ThreadPoolExecutor extends PoolExecutor {
   constructor(options?: ThreadPoolOptions) {
     const checked = checkPoolOptions(options);
     const limits = options?.resourceLimits;
-    if (limits !== undefined && (limits === null || typeof limits !== 'object')) {
-      throw typeError('resourceLimits', 'an object of heap limits in MB', limits);
-    }
+    checkResourceLimits(limits);
     super(threadTransport, checked, {
       env: checked.env,
       execArgv: checked.execArgv,

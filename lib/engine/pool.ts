@@ -264,6 +264,13 @@ export class Pool implements RunningCanceller {
     // from their first attempt) refuse and stay.
     for (const task of this.#queue.snapshot()) task.future.cancel();
     this.#queue.dropDead();
+    // Tasks sent ahead to a worker and not started are pending too: the
+    // worker skips them.
+    for (const slot of this.#workers) {
+      for (const task of [...slot.tasks]) {
+        if (task.future.state === 'pending') task.future.cancel();
+      }
+    }
     this.#notifyRoom();
   }
 
@@ -597,13 +604,20 @@ export class Pool implements RunningCanceller {
     slot.headSince = now;
     const task = slot.tasks[0];
     if (task === undefined) return;
-    // A retried task is still running from its first attempt; a cancelled
-    // one is skipped by the worker and its outcome ignored.
+    // A retried task is still running from its first attempt.
     if (task.future.state === 'pending') {
       task.future.setRunningOrNotifyCancel();
       this.#telemetry.started(task, now);
     }
-    if (task.future.running()) this.#startClock(task);
+    if (task.future.running()) {
+      this.#startClock(task);
+    } else if (task.future.done()) {
+      // Cancelled while the parent took it for pending (sent ahead, or run by
+      // a worker whose 'ready' was not read yet). The worker skips it if it
+      // has not started; if it has, it must stop like a running task:
+      // signal, then a kill after `cancelGrace` if no outcome comes.
+      this.#stopInWorker(task, 'cancel');
+    }
   }
 
   #startClock(task: Task): void {

@@ -164,10 +164,24 @@ export class WorkerRuntime {
         // know that this task, not an earlier one, is the one running.
         if (this.#results.length > 0 && this.#mayTakeLong(msg)) this.#flush();
         if (this.#writing !== undefined) await this.#writing;
+        const started = performance.now();
         const pending = this.#runTask(msg);
         if (pending !== undefined) {
           this.#flush();
           await pending;
+        } else if (
+          performance.now() - started > LONG_TASK_MS &&
+          this.#queueHead < this.#queue.length
+        ) {
+          // A synchronous task ran long: the parent may have cancelled (or
+          // asked back) tasks behind it meanwhile, and its messages wait
+          // unread until this worker polls its channel again. Two immediates:
+          // the first may run in the check phase of the very iteration that
+          // delivered this batch; the second runs after the next poll, so a
+          // task whose future says cancelled never starts.
+          this.#flush();
+          await new Promise((resolve) => setImmediate(resolve));
+          await new Promise((resolve) => setImmediate(resolve));
         }
         if ((msg.flags & TASK_ALONE) !== 0) {
           this.#flush();
