@@ -8,7 +8,6 @@
  * unobserved executor pays one check per event.
  */
 import { channel } from 'node:diagnostics_channel';
-import { EventEmitter } from 'node:events';
 import { describeError, type Future } from './future.js';
 
 /** Which API made a task. */
@@ -164,54 +163,76 @@ const EVENT_NAMES: readonly PoolEventName[] = [
   'output',
 ];
 
-const channels = new Map(EVENT_NAMES.map((name) => [name, channel(CHANNEL_PREFIX + name)]));
+const channels = Object.fromEntries(
+  EVENT_NAMES.map((name) => [name, channel(CHANNEL_PREFIX + name)]),
+) as Record<PoolEventName, ReturnType<typeof channel>>;
+
+type Listener = (payload: unknown) => void;
 
 /**
- * The emitter behind an executor's `on`/`off`. A listener that throws is
+ * The listeners behind an executor's `on`/`off`. A listener that throws is
  * reported with `process.emitWarning` (an `ExecutorListenerWarning`, code
  * `ERR_EXECUTOR_LISTENER`) and the other listeners still run: nothing a
  * listener does can break the engine.
+ *
+ * Not an EventEmitter underneath: emitting is on the engine's hot path, so
+ * the listener lists are copied when they change, never when they are used
+ * (an EventEmitter copies its list on every emit), and `wants` is a property
+ * read.
  */
 export class PoolEventHub {
-  readonly #emitter = new EventEmitter();
   readonly #owner: object;
+  readonly #listeners: Partial<Record<PoolEventName, Listener[]>> = {};
+  /** The wrappers `once` made, by original listener, so that `off` finds them. */
+  readonly #onceWrappers = new WeakMap<Listener, Listener>();
 
   constructor(owner: object) {
     this.#owner = owner;
-    // Listener counts are the user's business; no MaxListenersExceededWarning.
-    this.#emitter.setMaxListeners(0);
   }
 
   on<E extends PoolEventName>(event: E, listener: PoolListener<E>): void {
-    this.#emitter.on(event, listener as (payload: unknown) => void);
+    this.#add(event, listener as Listener);
   }
 
   once<E extends PoolEventName>(event: E, listener: PoolListener<E>): void {
-    this.#emitter.once(event, listener as (payload: unknown) => void);
+    const original = listener as Listener;
+    const wrapper: Listener = (payload) => {
+      this.#remove(event, wrapper);
+      original.call(this.#owner, payload);
+    };
+    this.#onceWrappers.set(original, wrapper);
+    this.#add(event, wrapper);
   }
 
   off<E extends PoolEventName>(event: E, listener: PoolListener<E>): void {
-    this.#emitter.off(event, listener as (payload: unknown) => void);
+    const original = listener as Listener;
+    if (!this.#remove(event, original)) {
+      const wrapper = this.#onceWrappers.get(original);
+      if (wrapper !== undefined) this.#remove(event, wrapper);
+    }
   }
 
   listenerCount(event: PoolEventName): number {
-    return this.#emitter.listenerCount(event);
+    return this.#listeners[event]?.length ?? 0;
   }
 
   /** `true` when a listener or a diagnostics subscriber would receive `event`. */
   wants(event: PoolEventName): boolean {
-    return this.#emitter.listenerCount(event) > 0 || channels.get(event)!.hasSubscribers;
+    return this.#listeners[event] !== undefined || channels[event].hasSubscribers;
   }
 
   emit<E extends PoolEventName>(event: E, payload: PoolEvents[E]): void {
-    for (const listener of this.#emitter.rawListeners(event)) {
-      try {
-        (listener as (payload: unknown) => void).call(this.#owner, payload);
-      } catch (error) {
-        reportListenerError(event, error);
+    const listeners = this.#listeners[event];
+    if (listeners !== undefined) {
+      for (const listener of listeners) {
+        try {
+          listener.call(this.#owner, payload);
+        } catch (error) {
+          reportListenerError(event, error);
+        }
       }
     }
-    const subscribers = channels.get(event)!;
+    const subscribers = channels[event];
     if (subscribers.hasSubscribers) {
       try {
         subscribers.publish({ ...payload, executor: this.#owner });
@@ -219,6 +240,30 @@ export class PoolEventHub {
         reportListenerError(event, error);
       }
     }
+  }
+
+  #add(event: PoolEventName, listener: Listener): void {
+    if (typeof listener !== 'function') {
+      throw new TypeError(
+        `Expected the listener of '${event}' to be a function, got ${typeof listener}`,
+      );
+    }
+    if (!EVENT_NAMES.includes(event)) {
+      throw new RangeError(
+        `Expected an event name (${EVENT_NAMES.join(', ')}), got ${JSON.stringify(event)}`,
+      );
+    }
+    this.#listeners[event] = [...(this.#listeners[event] ?? []), listener];
+  }
+
+  #remove(event: PoolEventName, listener: Listener): boolean {
+    const listeners = this.#listeners[event];
+    const index = listeners?.indexOf(listener) ?? -1;
+    if (listeners === undefined || index < 0) return false;
+    const rest = listeners.filter((_, i) => i !== index);
+    if (rest.length > 0) this.#listeners[event] = rest;
+    else delete this.#listeners[event];
+    return true;
   }
 }
 

@@ -265,6 +265,40 @@ describe('Observability', function () {
         }
       });
 
+      it('refuses an unknown event name and a listener that is not a function, at once', async () => {
+        const pool = make({ maxWorkers: 1 });
+        try {
+          expect(() => pool.on('taskDone' as PoolEventName, () => {})).to.throw(
+            RangeError,
+            /Expected an event name .*got "taskDone"/,
+          );
+          expect(() => pool.on('taskFinished', 'not a function' as unknown as () => void)).to.throw(
+            TypeError,
+            /to be a function, got string/,
+          );
+          expect(await pool.submit(() => 'still fine')).to.equal('still fine');
+        } finally {
+          await pool.shutdown();
+        }
+      });
+
+      it('calls a once listener for one event only; off removes it before it fires', async () => {
+        const pool = make({ maxWorkers: 1 });
+        try {
+          const seen: number[] = [];
+          pool.once('taskFinished', ({ taskId }) => seen.push(taskId));
+          const never = () => seen.push(-1);
+          pool.once('taskFinished', never);
+          pool.off('taskFinished', never);
+          await pool.submit(() => 1);
+          await pool.submit(() => 2);
+          expect(seen).to.have.length(1);
+          expect(pool.listenerCount('taskFinished')).to.equal(0);
+        } finally {
+          await pool.shutdown();
+        }
+      });
+
       it('removes a listener with off', async () => {
         const pool = make({ maxWorkers: 1 });
         try {

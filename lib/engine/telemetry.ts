@@ -9,6 +9,7 @@ import { TaskTimeoutError, WorkerCrashedError } from '../errors.js';
 import {
   type PoolEventHub,
   type PoolEventName,
+  type PoolEvents,
   reportListenerError,
   type TaskEventBase,
 } from '../events.js';
@@ -44,7 +45,9 @@ export class Telemetry {
     const waitTime = Math.max(0, at - task.submittedAt);
     this.#waitTimes.add(waitTime);
     if (this.#hub.wants('taskStarted')) {
-      this.#hub.emit('taskStarted', { ...base(task), waitTime });
+      const event = base(task) as PoolEvents['taskStarted'];
+      event.waitTime = waitTime;
+      this.#hub.emit('taskStarted', event);
     }
   }
 
@@ -54,7 +57,11 @@ export class Telemetry {
     if (ms >= 0) this.#runTimes.add(ms);
     if (this.#hub.wants('taskFinished')) {
       const waitTime = task.startedAt === 0 ? 0 : Math.max(0, task.startedAt - task.submittedAt);
-      this.#hub.emit('taskFinished', { ...base(task), value, runTime: Math.max(0, ms), waitTime });
+      const event = base(task) as PoolEvents['taskFinished'];
+      event.value = value;
+      event.runTime = Math.max(0, ms);
+      event.waitTime = waitTime;
+      this.#hub.emit('taskFinished', event);
     }
   }
 
@@ -65,7 +72,9 @@ export class Telemetry {
     else if (error instanceof TaskTimeoutError) this.counters.timedOut++;
     if (ms >= 0) this.#runTimes.add(ms);
     if (task !== undefined && this.#hub.wants('taskFailed')) {
-      this.#hub.emit('taskFailed', { ...base(task), error });
+      const event = base(task) as PoolEvents['taskFailed'];
+      event.error = error;
+      this.#hub.emit('taskFailed', event);
     }
   }
 
