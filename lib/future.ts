@@ -12,7 +12,6 @@
  * nothing beyond its fields until someone awaits it or adds a callback.
  */
 import { inspect } from 'node:util';
-import { execute, isAbortError } from 'abort-controller-x';
 import pDefer, { type DeferredPromise } from 'p-defer';
 import type { TaskOutput } from './engine/output.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
@@ -170,7 +169,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this.#state >= CANCELLED || (timeout === undefined && signal === undefined)) {
       return this.#guarded();
     }
-    return waitLimited(this.#settled(), timeout, signal, this);
+    return waitLimited(this.#guarded(), timeout, signal, this);
   }
 
   /**
@@ -442,12 +441,22 @@ function invokeCallback<T>(future: Future<T>, fn: DoneCallback<T>): void {
   }
 }
 
-function waitLimited<T>(
+/**
+ * abort-controller-x is loaded on the first wait with a timeout or a signal,
+ * not with the package: it is most of the package's import time (about
+ * 25 ms) and resident memory (about 9 MiB), which every process that
+ * imports the package, and every worker it forks, would otherwise pay.
+ */
+let abortTools: Promise<typeof import('abort-controller-x')> | undefined;
+
+async function waitLimited<T>(
   settled: Promise<T>,
   timeout: number | undefined,
   signal: AbortSignal | undefined,
   future: Future<T>,
 ): Promise<T> {
+  abortTools ??= import('abort-controller-x');
+  const { execute, isAbortError } = await abortTools;
   return execute<T>(signal ?? new AbortController().signal, (resolve, reject) => {
     // The timer must not outlive the wait: clear it whichever way this ends.
     const timer =
