@@ -527,6 +527,9 @@ describe('ProcessPoolExecutor robustness', function () {
           [dir.path],
         );
         await waitForFile(join(dir.path, 'started'));
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await waitUntil(() => future.running(), 'the parent to see the task running');
         expect(future.cancel()).to.equal(false);
         expect(future.running()).to.equal(true);
         expect(future.cancel({ running: true })).to.equal(true);
@@ -551,6 +554,9 @@ describe('ProcessPoolExecutor robustness', function () {
           [dir.path],
         );
         await waitForFile(join(dir.path, 'started'));
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await waitUntil(() => future.running(), 'the parent to see the task running');
         const [pid] = pool.workerIds();
         expect(future.cancel({ running: true })).to.equal(true);
         await waitUntil(() => !pool.workerIds().includes(pid!), 'the stuck worker to be killed');
@@ -583,6 +589,9 @@ describe('ProcessPoolExecutor robustness', function () {
           { signal: pending.signal },
         );
         await waitForFile(join(dir.path, 'first'));
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await waitUntil(() => first.running(), 'the parent to see the first task running');
         pending.abort(new Error('not needed'));
         expect(second.cancelled()).to.equal(true);
         running.abort(new Error('stop it'));
@@ -721,6 +730,9 @@ describe('ProcessPoolExecutor robustness', function () {
         );
         const queued = pool.submit(() => 'never');
         await waitForFile(join(dir.path, 'started'));
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await waitUntil(() => running.running(), 'the parent to see the task running');
         expect(pool.cancelAll('enough')).to.equal(2);
         for (const future of [running, queued]) {
           const error = (await failure(future)) as CancelledError;
