@@ -1126,6 +1126,9 @@ for (const { name, kind, make } of EXECUTORS) {
         const ex = executor({ cancelGrace: LONG_GRACE });
         const future = ex.submit(fx.block, [item('c0')]);
         await startedAll(dir, 'c0');
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await until('the parent to see the task running', () => future.running());
         expect(future.running()).to.equal(true);
         expect(future.cancel({ running: true })).to.equal(true);
         expect(future.cancelled()).to.equal(true);
@@ -1143,6 +1146,9 @@ for (const { name, kind, make } of EXECUTORS) {
         const ex = executor({ maxWorkers: 1, cancelGrace: 100, shutdownGrace: 100 });
         const future = ex.submit(fx.spin, [dir, 'spin']);
         await startedAll(dir, 'spin');
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await until('the parent to see the task running', () => future.running());
         expect(future.cancel({ running: true })).to.equal(true);
         expect(await rejectionOf(future)).to.be.instanceOf(CancelledError);
         expect(await ex.submit(fx.add, [5, 6])).to.equal(11);

@@ -21,7 +21,7 @@ import {
   ThreadPoolExecutor,
   WorkerCrashedError,
 } from '../lib/index.js';
-import { tempDir, waitForFile } from './support/handshake.js';
+import { tempDir, waitForFile, waitUntil } from './support/handshake.js';
 
 declare function currentTask(): {
   id: number;
@@ -146,6 +146,9 @@ describe('Observability', function () {
           );
           const queued = pool.submit(() => 'never');
           await waitForFile(join(dir.path, 'started'));
+          // The worker says it is ready just before it starts the task: wait until the
+          // parent has read that, or it would still take the task for pending.
+          await waitUntil(() => running.running(), 'the parent to see the task running');
           expect(queued.cancel()).to.equal(true);
           expect(running.cancel({ running: true })).to.equal(true);
           expect(cancelled.map((c) => [c.payload.future, c.payload.wasRunning])).to.deep.equal([

