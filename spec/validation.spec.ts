@@ -52,6 +52,8 @@ interface Case {
   given: string;
   /** The executor the option belongs to, when not both. */
   only?: Kind;
+  /** The name the message uses, when it is more precise than `option`. */
+  name?: string;
 }
 
 const MS = 'a number of milliseconds >= 0';
@@ -68,8 +70,8 @@ const CONSTRUCTOR_CASES: readonly Case[] = [
   { option: 'idleTimeout', value: -5, error: 'range', expected: MS, given: '`-5` (number)' },
   { option: 'maxTasksPerWorker', value: '3', error: 'type', expected: 'an integer from 1', given: "`'3'` (string)" },
   { option: 'maxTasksPerWorker', value: 0, error: 'range', expected: 'an integer from 1', given: '`0` (number)' },
-  { option: 'maxQueued', value: true, error: 'type', expected: 'an integer from 0', given: '`true` (boolean)' },
-  { option: 'maxQueued', value: -1, error: 'range', expected: 'an integer from 0', given: '`-1` (number)' },
+  { option: 'maxQueued', value: true, error: 'type', expected: 'an integer from 1', given: '`true` (boolean)' },
+  { option: 'maxQueued', value: 0, error: 'range', expected: 'an integer from 1', given: '`0` (number)' },
   { option: 'taskTimeout', value: '100', error: 'type', expected: MS, given: "`'100'` (string)" },
   { option: 'taskTimeout', value: -1, error: 'range', expected: MS, given: '`-1` (number)' },
   { option: 'taskTimeout', value: Number.NaN, error: 'range', expected: MS, given: '`NaN` (number)' },
@@ -89,6 +91,10 @@ const CONSTRUCTOR_CASES: readonly Case[] = [
   { option: 'stdio', value: 5, error: 'type', expected: "one of 'inherit', 'capture', 'pipe'", given: '`5` (number)' },
   { option: 'stdio', value: 'ignore', error: 'range', expected: "one of 'inherit', 'capture', 'pipe'", given: "`'ignore'` (string)" },
   { option: 'resourceLimits', value: 256, error: 'type', expected: 'an object of heap limits in MB', given: '`256` (number)', only: 'thread' },
+  { option: 'resourceLimits', value: { maxOldGenerationSizeMb: -1 }, name: 'resourceLimits.maxOldGenerationSizeMb', error: 'range', expected: 'a number of MB > 0', given: '`-1` (number)', only: 'thread' },
+  { option: 'resourceLimits', value: { maxOldGenerationSizeMb: 'big' }, name: 'resourceLimits.maxOldGenerationSizeMb', error: 'type', expected: 'a number of MB > 0', given: "`'big'` (string)", only: 'thread' },
+  { option: 'resourceLimits', value: { heapMb: 64 }, name: 'resourceLimits.heapMb', error: 'type', expected: 'one of the limits', given: '`64` (number)', only: 'thread' },
+  { option: 'cwd', value: 42, error: 'type', expected: 'a string', given: '`42` (number)', only: 'process' },
 ];
 
 /** A bad value for one argument or option of a call on a live executor. */
@@ -125,6 +131,7 @@ const CALL_CASES: readonly CallCase[] = [
   { api: 'submit', option: 'signal', value: {}, error: 'type', expected: 'an AbortSignal', given: '`{}` (object)' },
   { api: 'submit', option: 'signal', value: 'abort', error: 'type', expected: 'an AbortSignal', given: "`'abort'` (string)" },
   { api: 'submit', option: 'onProgress', value: 'log', error: 'type', expected: 'a function', given: "`'log'` (string)" },
+  { api: 'submit', option: 'transfer', value: 'buf', error: 'type', expected: 'an array of ArrayBuffers or MessagePorts', given: "`'buf'` (string)" },
   { api: 'map', option: 'options', value: 5, error: 'type', expected: 'an options object', given: '`5` (number)' },
   { api: 'map', option: 'chunksize', value: '4', error: 'type', expected: 'an integer >= 1', given: "`'4'` (string)" },
   { api: 'map', option: 'chunksize', value: 0, error: 'range', expected: 'an integer >= 1', given: '`0` (number)' },
@@ -147,12 +154,12 @@ function expectClearError(error: unknown, row: Case): void {
     expect((error as ArgumentRangeError).code).to.equal('ERR_OUT_OF_RANGE');
   }
   const { message } = error as Error;
-  expect(message).to.include(`Expected \`${row.option}\` to be ${row.expected}`);
+  expect(message).to.include(`Expected \`${row.name ?? row.option}\` to be ${row.expected}`);
   expect(message).to.include(`got ${row.given}`);
 }
 
 const describeRow = (row: Case) =>
-  `${row.error === 'type' ? 'TypeError' : 'RangeError'} for \`${row.option}\`: ${row.given}`;
+  `${row.error === 'type' ? 'TypeError' : 'RangeError'} for \`${row.name ?? row.option}\`: ${row.given}`;
 
 for (const { name, kind, make } of EXECUTORS) {
   describe(`option validation (${name})`, () => {
