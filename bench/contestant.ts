@@ -104,6 +104,11 @@ function ours(
   const options = { maxWorkers: WORKERS, minWorkers: WORKERS, env: process.env };
   const ex =
     kind === 'process' ? new ProcessPoolExecutor(options) : new ThreadPoolExecutor(options);
+  // One function (or reference) for every call, as a user would hold it.
+  const echoMove =
+    flavour === 'inline'
+      ? (b: Uint8Array) => transfer(b, [b.buffer])
+      : task<(b: Uint8Array) => Uint8Array>(TRANSFER_TASKS_URL, 'echoMove');
   let poll: NodeJS.Timeout | undefined;
   if (observed) {
     // What a dashboard does: count every event, sample the statistics.
@@ -128,13 +133,7 @@ function ours(
   return {
     call: (name, args) => ex.submit(fnFor(name), args as any),
     map: (name, items, chunksize) => ex.map(fnFor(name), items, { chunksize }),
-    echoMoved: (bytes) => {
-      const fn =
-        flavour === 'inline'
-          ? (b: Uint8Array) => transfer(b, [b.buffer])
-          : task<(b: Uint8Array) => Uint8Array>(TRANSFER_TASKS_URL, 'echoMove');
-      return ex.submit(fn, [bytes], { transfer: [bytes.buffer] });
-    },
+    echoMoved: (bytes) => ex.submit(echoMove, [bytes], { transfer: [bytes.buffer] }),
     close: () => {
       clearInterval(poll);
       return ex.shutdown();

@@ -59,9 +59,10 @@ export const MAX_START_FAILURES = 3;
  * Pipelining: how much work (ms) the engine aims to keep queued inside each
  * worker, so that a worker never idles waiting for the parent. The number of
  * tasks that makes is the worker's depth, adapted to the measured time per
- * task and bounded by MAX_DEPTH. Long tasks get a depth of 1 (no task waits
- * behind another in a worker while a sibling worker is idle); tiny tasks
- * travel by the hundred per message. A task sent ahead this way stays
+ * task (rounded up: a task of 2-4 ms gets a second one queued behind it, so
+ * that the worker starts it while the parent is still reading the first
+ * one's result) and bounded by MAX_DEPTH. Tasks of TARGET_QUEUED_MS or more
+ * get a depth of 1; tiny tasks travel by the hundred per message. A task sent ahead this way stays
  * pending (cancellable) until it reaches the head of its worker's line.
  */
 const TARGET_QUEUED_MS = 4;
@@ -821,7 +822,7 @@ export class Pool implements RunningCanceller {
   #adaptDepth(slot: Slot, finished: number, now: number): void {
     const perTask = (now - slot.headSince) / Math.max(1, finished);
     slot.avgTaskMs = slot.avgTaskMs === 0 ? perTask : slot.avgTaskMs * 0.7 + perTask * 0.3;
-    const depth = Math.floor(TARGET_QUEUED_MS / Math.max(slot.avgTaskMs, 1e-3));
+    const depth = Math.ceil(TARGET_QUEUED_MS / Math.max(slot.avgTaskMs, 1e-3));
     slot.depth = Math.max(1, Math.min(MAX_DEPTH, depth));
   }
 
