@@ -21,6 +21,7 @@ import {
   ThreadPoolExecutor,
   WorkerCrashedError,
 } from '../lib/index.js';
+import { rejectionOf } from './support/futures.js';
 import { tempDir, waitForFile, waitUntil } from './support/handshake.js';
 
 declare function currentTask(): {
@@ -31,14 +32,8 @@ declare function currentTask(): {
 
 type AnyPool = ProcessPoolExecutor | ThreadPoolExecutor;
 
-async function failure(promise: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
+/** The rejection reason of a promise that must reject. */
+const failure = rejectionOf;
 
 /** Records every payload of the named events, in order. */
 function record<E extends PoolEventName>(pool: AnyPool, ...names: E[]) {

@@ -15,11 +15,14 @@
  * separately, a task's result may arrive before the end of its output: the
  * engine holds the result of a captured task until both end markers came.
  */
-import { randomBytes } from 'node:crypto';
-
-/** Makes the nonce that keys the markers of one executor. */
+/**
+ * Makes the nonce that keys the markers of one executor. Web Crypto's
+ * global, not `node:crypto`: Node loads it on first use, so an executor
+ * without captured or piped output never pays for it (and neither does
+ * importing the package).
+ */
 export function makeNonce(): string {
-  return randomBytes(6).toString('hex');
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString('hex');
 }
 
 /** The marker text for the start (`s`) or end (`e`) of task `id`. */
