@@ -39,7 +39,9 @@ const totalArea = task<typeof geometry.totalArea>(moduleUrl, 'totalArea');
     await bare.submit(area, [{ width: 1, height: 1 }]);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
-    const firstSentence = error.message.replace(fileURLToPath(moduleUrl), 'geometry.ts').split('. ')[0];
+    const firstSentence = error.message
+      .replace(fileURLToPath(moduleUrl), 'geometry.ts')
+      .split('. ')[0];
     console.log(`without a loader: ${error.name}: ${firstSentence}`);
   }
 }
