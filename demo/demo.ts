@@ -12,16 +12,23 @@
  *    other worker.
  *
  * After each run it reads the CLI's output file and explains the records.
+ *
+ * Each command is printed as a reader can run it again from the repository
+ * root (`npx concurrent-futures map dist/demo/tasks.js ...`), and it is
+ * exactly what ran: the demo runs the CLI with the same arguments, from the
+ * root, and keeps its input and output files in dist/demo/data/.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PrimeRange, SearchPart } from './tasks.js';
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../lib/cli/main.js', import.meta.url));
-const TASKS = fileURLToPath(new URL('./tasks.js', import.meta.url));
+/** Paths as printed and passed to the CLI: relative to the repository root. */
+const TASKS = 'dist/demo/tasks.js';
+const DATA = 'dist/demo/data';
 
 /** An output record of the CLI (docs/cli.md). */
 interface OutRecord {
@@ -37,9 +44,14 @@ interface OutRecord {
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 
-/** Runs the CLI with this terminal as its stderr (so its progress bar shows) and returns the exit code. */
+/**
+ * Prints the command as a reader runs it, then runs the CLI with exactly
+ * those arguments from the repository root, with this terminal as its
+ * stderr (so its progress bar shows), and returns the exit code.
+ */
 function cli(args: string[]): Promise<number | null> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'inherit', env });
+  console.log(`   $ npx concurrent-futures ${args.join(' ')}`);
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'inherit', env, cwd: ROOT });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => resolve(code));
@@ -47,20 +59,20 @@ function cli(args: string[]): Promise<number | null> {
 }
 
 function readRecords(file: string): OutRecord[] {
-  return readFileSync(file, 'utf8')
+  return readFileSync(join(ROOT, file), 'utf8')
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as OutRecord);
 }
 
 function writeJsonl(file: string, records: unknown[]): void {
-  writeFileSync(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+  writeFileSync(join(ROOT, file), records.map((record) => `${JSON.stringify(record)}\n`).join(''));
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const started = performance.now();
-const dir = mkdtempSync(join(tmpdir(), 'concurrent-futures-demo-'));
-try {
+mkdirSync(join(ROOT, DATA), { recursive: true });
+{
   // Part 1: primes below 3,000,000 in 300 ranges, plus two faulty records.
   const LIMIT = 3_000_000;
   const STEP = 10_000;
@@ -68,14 +80,12 @@ try {
   for (let from = 0; from < LIMIT; from += STEP) ranges.push({ from, to: from + STEP });
   ranges.splice(100, 0, { from: 0, to: 1, fault: 'crash' });
   ranges.splice(200, 0, { from: 0, to: 1, fault: 'hang' });
-  const input = join(dir, 'ranges.jsonl');
-  const output = join(dir, 'counts.jsonl');
+  const input = `${DATA}/ranges.jsonl`;
+  const output = `${DATA}/counts.jsonl`;
   writeJsonl(input, ranges);
 
-  const command = `concurrent-futures map dist/demo/tasks.js countPrimes --workers 2 --timeout 3000`;
-  console.log(`1. Counting primes below ${fmt(LIMIT)} in ${ranges.length} JSON Lines records:`);
-  console.log(`   $ ${command} --input ranges.jsonl --output counts.jsonl`);
-  console.log('   (record 100 kills its own worker; record 200 loops forever)\n');
+  console.log(`1. Counting primes below ${fmt(LIMIT)} in ${ranges.length} JSON Lines records`);
+  console.log('   (record 100 kills its own worker; record 200 loops forever):');
   const code = await cli([
     'map',
     TASKS,
@@ -122,14 +132,11 @@ try {
     size: SIZE,
     target: TARGET,
   }));
-  const searchInput = join(dir, 'parts.jsonl');
-  const searchOutput = join(dir, 'found.jsonl');
+  const searchInput = `${DATA}/parts.jsonl`;
+  const searchOutput = `${DATA}/found.jsonl`;
   writeJsonl(searchInput, parts);
   console.log(
     `2. Searching 0..${fmt(16 * SIZE)} in 16 parts; the part that finds ${fmt(TARGET)} throws CancelAll:`,
-  );
-  console.log(
-    '   $ concurrent-futures map dist/demo/tasks.js search --workers 2 --input parts.jsonl --output found.jsonl\n',
   );
   const searchCode = await cli([
     'map',
@@ -157,8 +164,9 @@ try {
   );
   console.log(`   Exit code ${searchCode}: the run was stopped early by CancelAll.\n`);
   console.log(
-    `Done in ${((performance.now() - started) / 1000).toFixed(1)} s. The CLI: docs/cli.md; the library: README.md.`,
+    `Done in ${((performance.now() - started) / 1000).toFixed(1)} s. The commands above run as printed from the`,
   );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  console.log(
+    `repository root; their files stay in ${DATA}/. The CLI: docs/cli.md; the library: README.md.`,
+  );
 }

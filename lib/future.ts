@@ -44,8 +44,11 @@ export interface CancelOptions {
 }
 
 /**
- * Implemented by executors that can stop a running task.
- * @internal
+ * Implemented by executors that can stop a running task. Not part of the
+ * public API (index.ts does not export it), but not marked internal:
+ * `stripInternal` would drop it from future.d.ts while the engine's
+ * declarations still name it, and a consumer compiling with
+ * `skipLibCheck: false` would get TS2305.
  */
 export interface RunningCanceller {
   /** Stops the running task behind `token`; returns `true` if it will be stopped. */

@@ -13,7 +13,7 @@
  */
 import { ArgumentTypeError, TimeoutError } from './errors.js';
 import type { Future } from './future.js';
-import { validateOneOf, validateOptions, validateTimeout } from './validate.js';
+import { validateBoolean, validateOneOf, validateOptions, validateTimeout } from './validate.js';
 
 /** `wait` returns as soon as any future finishes or is cancelled. */
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
@@ -35,12 +35,17 @@ export interface WaitOptions {
   returnWhen?: ReturnWhen | undefined;
 }
 
-/** What `wait` resolves with: the futures that are done and those that are not. */
-export interface DoneAndNotDone<T> {
+/**
+ * What `wait` resolves with: the futures that are done and those that are
+ * not. `F` is the type of the futures passed in, kept as it is: waiting on
+ * a `Future<number>` and a `Future<string>` gives sets of
+ * `Future<number> | Future<string>`.
+ */
+export interface DoneAndNotDone<F extends Future<unknown> = Future<unknown>> {
   /** The futures that were done (finished or cancelled) when `wait` resolved. */
-  done: Set<Future<T>>;
+  done: Set<F>;
   /** The others. */
-  notDone: Set<Future<T>>;
+  notDone: Set<F>;
 }
 
 /** Options of `asCompleted`. */
@@ -50,53 +55,59 @@ export interface AsCompletedOptions {
    * `TimeoutError` if futures are still unfinished. Default: no limit.
    */
   timeout?: number | undefined;
+  /**
+   * Yield `[index, future]` pairs instead of futures, `index` being the
+   * future's (first) position in the input. In TypeScript the future keeps
+   * its `Future` type there. Default `false`.
+   */
+  entries?: boolean | undefined;
 }
 
-function collect<T>(futures: Iterable<Future<T>>): Set<Future<T>> {
+function iterable<F extends Future<unknown>>(futures: Iterable<F>): Iterable<F> {
   if (futures === null || typeof futures !== 'object' || !(Symbol.iterator in futures)) {
     throw new ArgumentTypeError(
       `Expected \`futures\` to be an iterable of futures, got ${futures === null ? 'null' : typeof futures}`,
     );
   }
-  return new Set(futures);
+  return futures;
 }
 
-function isFailure<T>(future: Future<T>): boolean {
+function isFailure(future: Future<unknown>): boolean {
   return future.done() && !future.cancelled() && future._failed();
 }
 
 /**
  * Waits for futures to complete. Resolves with `{ done, notDone }`; a
  * `timeout` resolves with what is done so far (it never rejects for time).
- * Duplicates count once.
+ * Duplicates count once. Futures of different result types can be mixed;
+ * the sets keep each future's type.
  *
  * @example
  * ```ts
  * const { done, notDone } = await wait(futures, { returnWhen: FIRST_COMPLETED });
  * ```
  */
-export function wait<T>(
-  futures: Iterable<Future<T>>,
+export function wait<F extends Future<unknown>>(
+  futures: Iterable<F>,
   options?: WaitOptions,
-): Promise<DoneAndNotDone<T>> {
+): Promise<DoneAndNotDone<F>> {
   try {
     validateOptions('options', options);
     const timeout = validateTimeout('timeout', options?.timeout);
     const returnWhen = validateOneOf('returnWhen', options?.returnWhen, RETURN_WHEN, ALL_COMPLETED);
-    const all = collect(futures);
-    return waitValidated(all, timeout, returnWhen);
+    return waitValidated(new Set(iterable(futures)), timeout, returnWhen);
   } catch (error) {
     return Promise.reject(error);
   }
 }
 
-function waitValidated<T>(
-  all: Set<Future<T>>,
+function waitValidated<F extends Future<unknown>>(
+  all: Set<F>,
   timeout: number | undefined,
   returnWhen: ReturnWhen,
-): Promise<DoneAndNotDone<T>> {
-  const done = new Set<Future<T>>();
-  const notDone = new Set<Future<T>>();
+): Promise<DoneAndNotDone<F>> {
+  const done = new Set<F>();
+  const notDone = new Set<F>();
   for (const future of all) (future.done() ? done : notDone).add(future);
 
   const satisfied = (): boolean => {
@@ -116,7 +127,9 @@ function waitValidated<T>(
       for (const future of notDone) future._removeWaiter(onDone);
       resolve({ done, notDone });
     };
-    const onDone = (future: Future<T>): void => {
+    // Typed for Future<unknown>, as _addWaiter calls it; every caller is one of `all`.
+    const onDone = (completed: Future<unknown>): void => {
+      const future = completed as F;
       notDone.delete(future);
       done.add(future);
       if (
@@ -138,20 +151,62 @@ function waitValidated<T>(
  * yielded once. With `timeout`, the iteration rejects with `TimeoutError`
  * ("2 (of 4) futures unfinished") once that many milliseconds have passed
  * since the call with futures still unfinished. Leaving the loop early
- * removes its listeners; the futures themselves are untouched.
+ * removes its listeners; the futures themselves are untouched. Futures of
+ * different result types can be mixed.
+ *
+ * In TypeScript, the variable of `for await (const f of asCompleted(...))`
+ * is typed as the future's *value*: TypeScript assumes async iteration
+ * unwraps promise-like elements, as async generators do. At run time `f` is
+ * the Future (`await f` is right either way). With `{ entries: true }` the
+ * iteration yields `[index, future]` pairs instead, and there the future
+ * keeps its type.
  *
  * @example
  * ```ts
  * for await (const future of asCompleted(futures)) console.log(await future);
+ *
+ * for await (const [i, future] of asCompleted(futures, { entries: true })) {
+ *   const error = await future.exception(); // future: Future<T>
+ *   console.log(`job ${i}:`, error ?? (await future));
+ * }
  * ```
  */
-export function asCompleted<T>(
-  futures: Iterable<Future<T>>,
+export function asCompleted<F extends Future<unknown>>(
+  futures: Iterable<F>,
+  options: AsCompletedOptions & { entries: true },
+): AsyncIterableIterator<[index: number, future: F]>;
+export function asCompleted<F extends Future<unknown>>(
+  futures: Iterable<F>,
+  options?: AsCompletedOptions & { entries?: false | undefined },
+): AsyncIterableIterator<F>;
+export function asCompleted<F extends Future<unknown>>(
+  futures: Iterable<F>,
   options?: AsCompletedOptions,
-): AsyncIterableIterator<Future<T>> {
+): AsyncIterableIterator<F> | AsyncIterableIterator<[index: number, future: F]>;
+export function asCompleted<F extends Future<unknown>>(
+  futures: Iterable<F>,
+  options?: AsCompletedOptions,
+): AsyncIterableIterator<F> | AsyncIterableIterator<[index: number, future: F]> {
   validateOptions('options', options);
   const timeout = validateTimeout('timeout', options?.timeout);
-  return new AsCompletedIterator(collect(futures), timeout);
+  const entries = validateBoolean('entries', options?.entries, false);
+  return entries
+    ? new CompletionIterator(positions(futures), timeout, (future, index): [number, F] => [
+        index,
+        future,
+      ])
+    : new CompletionIterator(positions(futures), timeout, (future) => future);
+}
+
+/** Each distinct future with its first position in the input, in one pass (it may be a generator). */
+function positions<F extends Future<unknown>>(futures: Iterable<F>): Map<F, number> {
+  const found = new Map<F, number>();
+  let position = 0;
+  for (const future of iterable(futures)) {
+    if (!found.has(future)) found.set(future, position);
+    position++;
+  }
+  return found;
 }
 
 /**
@@ -159,25 +214,36 @@ export function asCompleted<T>(
  * of futures finishing before the first pull is preserved and the timeout
  * counts from the call, as in Python.
  */
-class AsCompletedIterator<T> implements AsyncIterableIterator<Future<T>> {
+class CompletionIterator<F extends Future<unknown>, Y> implements AsyncIterableIterator<Y> {
   readonly #total: number;
-  readonly #ready: Future<T>[] = [];
-  readonly #pending = new Set<Future<T>>();
+  readonly #yielded: (future: F, index: number) => Y;
+  /** Each unyielded future's input position; an entry goes once its future is yielded. */
+  readonly #positions: Map<F, number>;
+  readonly #ready: F[] = [];
+  readonly #pending = new Set<F>();
   readonly #deadline: number | undefined;
   #wake: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
-  readonly #onDone = (future: Future<T>): void => {
+  // Typed for Future<unknown>, as _addWaiter calls it; every caller is one of #pending.
+  readonly #onDone = (completed: Future<unknown>): void => {
+    const future = completed as F;
     if (!this.#pending.delete(future)) return;
     this.#ready.push(future);
     this.#wake?.();
   };
 
-  constructor(all: Set<Future<T>>, timeout: number | undefined) {
+  constructor(
+    all: Map<F, number>,
+    timeout: number | undefined,
+    yielded: (future: F, index: number) => Y,
+  ) {
+    this.#positions = all;
+    this.#yielded = yielded;
     this.#total = all.size;
     this.#deadline = timeout === undefined ? undefined : performance.now() + timeout;
-    for (const future of all) {
+    for (const future of all.keys()) {
       if (future.done()) this.#ready.push(future);
       else this.#pending.add(future);
     }
@@ -189,7 +255,7 @@ class AsCompletedIterator<T> implements AsyncIterableIterator<Future<T>> {
   }
 
   /** Concurrent next() calls are served one after another, each with its own future. */
-  next(): Promise<IteratorResult<Future<T>>> {
+  next(): Promise<IteratorResult<Y, undefined>> {
     const step = this.#chain.then(() => this.#step());
     this.#chain = step.then(
       () => undefined,
@@ -198,20 +264,25 @@ class AsCompletedIterator<T> implements AsyncIterableIterator<Future<T>> {
     return step;
   }
 
-  async return(): Promise<IteratorResult<Future<T>>> {
+  async return(): Promise<IteratorResult<Y, undefined>> {
     this.#close();
     return { value: undefined, done: true };
   }
 
-  async throw(error?: unknown): Promise<IteratorResult<Future<T>>> {
+  async throw(error?: unknown): Promise<IteratorResult<Y, undefined>> {
     this.#close();
     throw error;
   }
 
-  async #step(): Promise<IteratorResult<Future<T>>> {
+  async #step(): Promise<IteratorResult<Y, undefined>> {
     while (!this.#closed) {
       const future = this.#ready.shift();
-      if (future !== undefined) return { value: future, done: false };
+      if (future !== undefined) {
+        const index = this.#positions.get(future)!;
+        // Nothing keeps a yielded future alive once the caller drops it.
+        this.#positions.delete(future);
+        return { value: this.#yielded(future, index), done: false };
+      }
       if (this.#pending.size === 0) break;
       await this.#sleep();
     }
@@ -249,6 +320,7 @@ class AsCompletedIterator<T> implements AsyncIterableIterator<Future<T>> {
     for (const future of this.#pending) future._removeWaiter(this.#onDone);
     this.#pending.clear();
     this.#ready.length = 0;
+    this.#positions.clear();
     // A next() sleeping right now ends as done instead of hanging.
     this.#wake?.();
   }

@@ -447,6 +447,68 @@ describe('asCompleted()', () => {
     });
   });
 
+  describe('with { entries: true }', () => {
+    it('yields [index, future] pairs, index being the position in the input', async () => {
+      const done = successfulFuture();
+      const later = pendingFuture();
+      const failed = exceptionFuture();
+      const iterator = asCompleted([later, done, failed], { entries: true });
+      const pairs: Array<[number, AnyFuture]> = [];
+      setImmediate(() => later.setResult('later'));
+      for await (const pair of iterator) pairs.push(pair);
+      expect(pairs).to.deep.equal([
+        [1, done],
+        [2, failed],
+        [0, later],
+      ]);
+    });
+
+    it('gives a future passed twice its first position, and reads a generator once', async () => {
+      const a = successfulFuture();
+      const b = pendingFuture();
+      let pulled = 0;
+      function* input(): Generator<AnyFuture> {
+        for (const future of [b, a, b, a]) {
+          pulled++;
+          yield future;
+        }
+      }
+      const iterator = asCompleted(input(), { entries: true });
+      expect(pulled, 'the input is read at the call').to.equal(4);
+      b.setResult('b');
+      const pairs: Array<[number, AnyFuture]> = [];
+      for await (const pair of iterator) pairs.push(pair);
+      expect(pairs).to.deep.equal([
+        [1, a],
+        [0, b],
+      ]);
+      expect(pulled).to.equal(4);
+    });
+
+    it('times out like the plain iteration', async () => {
+      const iterator = asCompleted([successfulFuture(), pendingFuture()], {
+        entries: true,
+        timeout: 0,
+      });
+      const first = await iterator.next();
+      expect(first.done).to.equal(false);
+      const error = await iterator.next().then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      expectTimedOut(error);
+      expect((error as Error).message).to.equal('1 (of 2) futures unfinished');
+    });
+
+    it('an entries value that is not a boolean is an ArgumentTypeError naming entries', async () => {
+      const error = await failureOf(() =>
+        asCompleted([pendingFuture()], { entries: 1 as unknown as boolean }),
+      );
+      expect(error).to.be.instanceOf(ArgumentTypeError);
+      expect((error as Error).message).to.match(/`entries` to be a boolean, got `?1/);
+    });
+  });
+
   describe('option validation', () => {
     it('a negative timeout fails with an ArgumentRangeError naming timeout', async () => {
       const error = await failureOf(() => asCompleted([pendingFuture()], { timeout: -1 }));

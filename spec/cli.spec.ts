@@ -6,7 +6,7 @@
  * Every worker pid the tasks recorded must be gone after each test.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -918,6 +918,33 @@ describe('concurrent-futures CLI', function () {
       );
       expect(out).to.match(/Record 200: timeout, TaskTimeoutError after 3000 ms/);
       expect(out).to.match(/Part 12 found 777,777/);
+
+      // Each command is printed as a reader can run it from the repository
+      // root; run the (quick) search again exactly as printed, through npx.
+      const commands = out
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line.startsWith('$ '))
+        .map((line) => line.slice(2));
+      expect(commands).to.have.length(2);
+      for (const command of commands) {
+        expect(command).to.match(/^npx concurrent-futures map dist\/demo\/tasks\.js \w+ /);
+        for (const file of command.match(/dist\/demo\/\S+\.jsonl/g) ?? []) {
+          expect(existsSync(join(ROOT, file)), file).to.equal(true);
+        }
+      }
+      const search = commands[1]!;
+      rmSync(join(ROOT, 'dist', 'demo', 'data', 'found.jsonl'));
+      const again = spawnSync('sh', ['-c', search], {
+        cwd: ROOT,
+        env: ENV,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(again.status, `${search}\n${again.stderr}`).to.equal(1);
+      expect(again.stderr).to.match(/stopped by CancelAll\n$/);
+      const found = parseRecords(readText(join(ROOT, 'dist', 'demo', 'data', 'found.jsonl')));
+      expect(found.some((record) => record.error?.class === 'CancelAll')).to.equal(true);
     });
   });
 });

@@ -50,6 +50,26 @@ describe('the package', () => {
     expect(JSON.parse(stdout)).to.deep.equal([]);
   });
 
+  it('decides for every dependency with an install script whether it runs (allowScripts): npm ci is quiet', () => {
+    // npm (11.x) warns "install scripts not yet covered by allowScripts" for
+    // each dependency with a preinstall/install/postinstall script that
+    // package.json#allowScripts neither allows (true) nor denies (false).
+    const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean }>;
+    };
+    const allow = (pkg as { allowScripts?: Record<string, boolean> }).allowScripts ?? {};
+    const withScripts = Object.entries(lock.packages)
+      .filter(([, entry]) => entry.hasInstallScript === true)
+      .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+    expect(withScripts, 'packages with install scripts').to.include('esbuild');
+    const undecided = withScripts.filter((name) => typeof allow[name] !== 'boolean');
+    expect(undecided, 'add each to package.json#allowScripts').to.deep.equal([]);
+    // esbuild's postinstall only checks its platform binary and swaps its JS
+    // launcher for it; the build uses esbuild's JS API, which finds the
+    // binary in @esbuild/<platform> without it.
+    expect(allow.esbuild).to.equal(false);
+  });
+
   it('can be required by a CommonJS consumer (require(esm))', async () => {
     const script = `const cf = require('concurrent-futures');
       const f = new cf.Future(); f.setResult(41 + 1);

@@ -1,6 +1,7 @@
 // Typed task() references to a TypeScript module, run on worker processes.
 //
 //   npm run build && node --import tsx examples/typescript/main.ts
+import { fileURLToPath } from 'node:url';
 import { type Future, ProcessPoolExecutor, task } from 'concurrent-futures';
 import type * as geometry from './geometry.ts';
 
@@ -38,7 +39,9 @@ const totalArea = task<typeof geometry.totalArea>(moduleUrl, 'totalArea');
     await bare.submit(area, [{ width: 1, height: 1 }]);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
-    const firstSentence = error.message.replace(moduleUrl.href, 'geometry.ts').split('. ')[0];
+    const firstSentence = error.message
+      .replace(fileURLToPath(moduleUrl), 'geometry.ts')
+      .split('. ')[0];
     console.log(`without a loader: ${error.name}: ${firstSentence}`);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { didYouMean } from '../suggest.js';
 
 /** A bad command line. Exit code 2. */
 export class UsageError extends Error {
@@ -89,6 +90,11 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'v' },
 } as const;
 
+/** Every option as it can be typed, for "did you mean". */
+const SPELLINGS: readonly string[] = Object.entries(OPTIONS).flatMap(([name, spec]) =>
+  'short' in spec ? [`--${name}`, `-${spec.short}`] : [`--${name}`],
+);
+
 /** What each value-taking option expects, for messages. */
 const EXPECTED: Record<string, string> = {
   input: 'a file path or -',
@@ -131,7 +137,7 @@ function translate(error: unknown, argv: string[]): UsageError {
   const { code, message } = error as { code?: string; message: string };
   const option = optionIn(message);
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) {
-    return new UsageError(`unknown option '${option}'`);
+    return new UsageError(`unknown option '${option}'${didYouMean(option, SPELLINGS)}`);
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined) {
     const name = option.replace(/^-+/, '');

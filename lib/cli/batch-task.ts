@@ -10,6 +10,7 @@
  *   failing item; a command line tool owes every record its own answer.
  */
 import { currentTask } from '../index.js';
+import { explainImportError, functionExports, kindOf } from '../worker/import-errors.js';
 import { type ErrorRecord, errorRecord, resultJson } from './encode.js';
 
 /** What `runBatch` returns for one item. */
@@ -48,20 +49,26 @@ function pick(mod: Record<string, unknown>, name: string): unknown {
   return typeof fallback === 'function' ? fallback : direct;
 }
 
-function functionExports(mod: Record<string, unknown>): string[] {
-  return Object.keys(mod).filter((key) => typeof mod[key] === 'function');
-}
-
-/** Imports the module and reports whether `name` is a function export. */
+/**
+ * Imports the module and reports whether `name` is a function export. A
+ * module that cannot be imported throws the library's explained error (a
+ * TypeScript module without a loader keeps Node's `code`, so the CLI can
+ * give its own hint).
+ */
 export async function probe(url: string, name: string): Promise<ProbeResult> {
-  const mod = await load(url);
+  let mod: Record<string, unknown>;
+  try {
+    mod = await load(url);
+  } catch (error) {
+    throw explainImportError(error, url, name);
+  }
   const fn = pick(mod, name);
   if (typeof fn === 'function') return { found: true };
-  return {
-    found: false,
-    got: fn === undefined ? 'no such export' : `a ${typeof fn}`,
-    functions: functionExports(mod),
-  };
+  let got = fn === undefined ? 'no such export' : kindOf(fn);
+  if (name === 'default' && typeof fn === 'object' && fn !== null) {
+    got += ' (for a CommonJS module, module.exports)';
+  }
+  return { found: false, got, functions: functionExports(mod) };
 }
 
 function isCancelAll(error: unknown): boolean {

@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CancelAll, ProcessPoolExecutor, task, WorkerCrashedError } from '../index.js';
+import { didYouMean } from '../suggest.js';
 import { type MapConfig, UsageError } from './args.js';
 import type { probe, runBatch } from './batch-task.js';
 import { openInput } from './input.js';
@@ -73,15 +74,38 @@ async function probeModule(url: string, config: MapConfig, signal: AbortSignal):
         `<module> '${config.modulePath}' crashed its worker while loading (${error.message})`,
       );
     }
+    if (TS_EXTENSION.test(config.modulePath) && codeOf(error) === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      // The library's hint, for the command line: the workers inherit NODE_OPTIONS.
+      throw new UsageError(
+        `cannot load <module> '${config.modulePath}': no TypeScript loader is active. ` +
+          `Run the command with one; its workers inherit it: NODE_OPTIONS='--import tsx' npx concurrent-futures map ${config.modulePath} ${config.exportName}`,
+      );
+    }
     throw new UsageError(`cannot load <module> '${config.modulePath}': ${describe(error)}`);
   } finally {
     await pool.shutdown({ cancelFutures: true });
   }
   if (!found.found) {
-    const exports = found.functions.length > 0 ? found.functions.join(', ') : '(none)';
+    const { functions } = found;
+    const exports = functions.length > 0 ? functions.join(', ') : '(none)';
+    let hint = '';
+    if (found.got === 'no such export') hint = didYouMean(config.exportName, functions);
+    else if (functions.length > 0) {
+      hint = `; name one after the module: concurrent-futures map ${config.modulePath} ${functions[0]}`;
+    }
     throw new UsageError(
-      `expected <module> '${config.modulePath}' to export a function named '${config.exportName}', got ${found.got}; its function exports are: ${exports}`,
+      `expected <module> '${config.modulePath}' to export a function named '${config.exportName}', got ${found.got}; its function exports are: ${exports}${hint}`,
     );
+  }
+}
+
+const TS_EXTENSION = /\.(?:[cm]?ts|tsx)$/i;
+
+function codeOf(error: unknown): unknown {
+  try {
+    return (error as { code?: unknown } | null)?.code;
+  } catch {
+    return undefined;
   }
 }
 

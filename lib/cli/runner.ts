@@ -60,6 +60,8 @@ export class MapRunner {
   readonly #p: RunnerParts;
   readonly #window: number;
   #stop: { kind: StopKind; reason: CancelAll } | undefined;
+  /** The pool's tasks were cancelled (a stop that only stops reading leaves them be). */
+  #cancelled = false;
   /** Wakes the read loop when room may have appeared or the run stopped. */
   #wake: (() => void) | undefined;
 
@@ -89,9 +91,23 @@ export class MapRunner {
    * period), stops reading, and lets the records in flight end as cancelled.
    */
   stop(kind: StopKind, reason: CancelAll): void {
-    if (this.#stop !== undefined) return;
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    // A stop that only stopped reading (an invalid line under --fail-fast)
+    // gives way to the reason that now cancels the tasks.
     this.#stop = { kind, reason };
     this.#p.pool.cancelAll(reason);
+    this.#p.input.close();
+    this.poke();
+  }
+
+  /**
+   * Stops reading, and lets every record already read run to its end
+   * (retries included): the run ends as if the input ended here.
+   */
+  #stopReading(kind: StopKind, reason: CancelAll): void {
+    if (this.#stop !== undefined) return;
+    this.#stop = { kind, reason };
     this.#p.input.close();
     this.poke();
   }
@@ -112,6 +128,17 @@ export class MapRunner {
       stats.read++;
       stats.offset = record.offset;
       if (!record.ok) {
+        if (config.failFast) {
+          // Invalid input stops the run at the bad line. The records before
+          // it are valid and were read first: they run to their end, the
+          // ones waiting for a full chunk included; nothing after it is read.
+          if (chunk.length > 0) this.#submit(chunk, 1);
+          chunk = [];
+          this.#stopReading(
+            'fail-fast',
+            new CancelAll(`--fail-fast: record ${record.index} (line ${record.line}) invalid`),
+          );
+        }
         this.#finish(record, 'invalid', record.error, 1);
         continue;
       }
@@ -207,7 +234,7 @@ export class MapRunner {
     let status: Exclude<Status, 'ok'> = 'failed';
     if (error instanceof WorkerCrashedError) {
       this.#p.stats.crashes++;
-      if (attempt <= this.#p.config.retries && this.#stop === undefined) {
+      if (attempt <= this.#p.config.retries && !this.#cancelled) {
         this.#p.stats.retries++;
         this.#submit(records, attempt + 1);
         return;

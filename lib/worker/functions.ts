@@ -2,13 +2,14 @@
  * Inside a worker: turning a function reference into a function to call.
  * Inline source is compiled once, a `task()` reference's module imported
  * once, and both are cached by the reference's id; errors say what to do
- * (capture hint for inline functions, missing TypeScript loader, missing
- * export).
+ * (capture hint for inline functions here; a module that cannot be loaded
+ * or lacks the export in import-errors.ts).
  */
 import type { TaskContext } from '../current-task.js';
 import type { FnRef } from '../engine/protocol.js';
 import { CancelAll } from '../errors.js';
 import { transfer } from '../transfer.js';
+import { explainImportError, missingExportError } from './import-errors.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 
@@ -24,8 +25,6 @@ export interface Resolved {
 
 const INLINE_HINT =
   ' (inline functions are sent to the worker as source text and cannot use variables from the scope they were written in: pass values as arguments, or put the function in a module and submit task(moduleUrl, exportName))';
-
-const TS_EXTENSION = /\.(?:[cm]?ts|tsx)$/i;
 
 /** Resolves references by id, compiling or importing each once per worker. */
 export class FunctionCache {
@@ -65,25 +64,24 @@ export class FunctionCache {
     if (loading === undefined) {
       loading = import(url).catch((error: unknown) => {
         this.#modules.delete(url);
-        throw explainImportError(error, url);
+        throw error;
       }) as Promise<Record<string, unknown>>;
       this.#modules.set(url, loading);
     }
-    const mod = await loading;
+    let mod: Record<string, unknown>;
+    try {
+      mod = await loading;
+    } catch (error) {
+      // Explained per task: tasks sharing a module may name different exports.
+      throw explainImportError(error, url, name);
+    }
     let fn = mod[name];
     // A CommonJS module's exports may only be reachable through `default`.
     if (typeof fn !== 'function' && name !== 'default') {
       const fallback = (mod.default as Record<string, unknown> | undefined)?.[name];
       if (typeof fallback === 'function') fn = fallback;
     }
-    if (typeof fn !== 'function') {
-      const available = Object.keys(mod).filter((key) => typeof mod[key] === 'function');
-      throw new TypeError(
-        `Expected module ${url} to export a function named '${name}', got ${
-          fn === undefined ? 'no such export' : typeof fn
-        }; its function exports are: ${available.length ? available.join(', ') : '(none)'}`,
-      );
-    }
+    if (typeof fn !== 'function') throw missingExportError(mod, url, name, fn);
     return { fn: fn as TaskFunction, inline: false, runs: 0, avgMs: 0 };
   }
 }
@@ -135,22 +133,6 @@ export function withHint(error: unknown, resolved: Resolved | undefined): unknow
     const original = error.message;
     error.message = original + INLINE_HINT;
     if (typeof error.stack === 'string') error.stack = error.stack.replace(original, error.message);
-  }
-  return error;
-}
-
-function explainImportError(error: unknown, url: string): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (
-    TS_EXTENSION.test(new URL(url).pathname) &&
-    (code === 'ERR_UNKNOWN_FILE_EXTENSION' || error instanceof SyntaxError)
-  ) {
-    return new TypeError(
-      `Cannot import the TypeScript module ${url} in the worker: no TypeScript loader is active. ` +
-        `Start node with a loader (for example \`node --import tsx main.ts\`; workers inherit the parent's execArgv), ` +
-        `or pass execArgv: ['--import', 'tsx'] to the executor`,
-      { cause: error },
-    );
   }
   return error;
 }
