@@ -20,7 +20,13 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import pDefer, { type DeferredPromise } from 'p-defer';
-import { BrokenExecutorError, CancelAll, QueueFullError, TaskTimeoutError } from '../errors.js';
+import {
+  BrokenExecutorError,
+  CancelAll,
+  QueueFullError,
+  TaskTimeoutError,
+  TimeoutError,
+} from '../errors.js';
 import { describeError, Future, type RunningCanceller } from '../future.js';
 import type { ChunkOutcome } from '../map.js';
 import { crashError, crashReason, type DeadWorker, uncloneableError } from './crash.js';
@@ -693,6 +699,8 @@ export class Pool implements RunningCanceller {
     switch (message.k) {
       case 'ready':
         this.#noteUsage(slot, message.u);
+        clearTimeout(slot.startTimer);
+        slot.startTimer = undefined;
         if (slot.state === 'starting') {
           slot.state = 'ready';
           this.#startHead(slot, performance.now());
@@ -899,6 +907,7 @@ export class Pool implements RunningCanceller {
       avgTaskMs: 0,
       headSince: 0,
       idleTimer: undefined,
+      startTimer: undefined,
       killTimer: undefined,
       killReason: undefined,
       retired: false,
@@ -928,19 +937,45 @@ export class Pool implements RunningCanceller {
       ...(slot.output === undefined ? {} : { markers: nonce }),
     });
     if (init !== undefined) slot.knownFns.add(init.id);
+    const limit = this.#o.initializerTimeout;
+    if (limit !== undefined) {
+      // Bounds the whole start (Node's own, the worker entry, the
+      // initializer): a worker that never gets ready must not hold its
+      // tasks, or shutdown, forever.
+      const starting = slot;
+      slot.startTimer = setTimeout(() => this.#startTimedOut(starting, limit), limit);
+      slot.startTimer.unref();
+    }
     if (this.#telemetry.wants('workerSpawned')) {
       this.#telemetry.hub.emit('workerSpawned', { pid: handle.pid });
     }
   }
 
+  /** The worker did not get ready within `initializerTimeout`: a failed start. */
+  #startTimedOut(slot: Slot, limit: number): void {
+    slot.startTimer = undefined;
+    if (slot.state !== 'starting') return;
+    slot.startError = new TimeoutError(
+      `Worker ${slot.handle.pid} did not get ready within initializerTimeout (${limit} ms): its start-up or initializer did not finish`,
+    );
+    this.#kill(slot, 'initializer-timeout');
+  }
+
   #onExit(slot: Slot, info: ExitInfo): void {
     this.#workers.delete(slot);
     clearTimeout(slot.idleTimer);
+    clearTimeout(slot.startTimer);
     clearTimeout(slot.killTimer);
     slot.output?.finish();
     const dead = deadWorker(slot);
-    const neverStarted = slot.state === 'starting' || slot.killReason === 'initializer-failed';
-    if (neverStarted && !(this.#closing && slot.killReason !== 'initializer-failed')) {
+    // The spawn itself failed (missing cwd or node binary, EMFILE...): that is why it never started.
+    if (info.spawnFailed === true) slot.startError ??= info.error;
+    const startKilled =
+      slot.killReason === 'initializer-failed' || slot.killReason === 'initializer-timeout';
+    const neverStarted = slot.state === 'starting' || startKilled;
+    // A failed start counts towards the breaker, unless it was no failure:
+    // shutdown stopped a worker that was still starting.
+    if (neverStarted && (startKilled || !slot.retired)) {
       this.#startFailures++;
       if (this.#startFailures >= MAX_START_FAILURES) {
         this.#broken = { cause: slot.startError ?? crashError(dead, info, undefined) };
@@ -1107,9 +1142,13 @@ export class Pool implements RunningCanceller {
     if (this.#queue.live > 0 && this.#broken === undefined) return;
     this.#queue.dropDead();
     for (const slot of this.#workers) {
-      if (slot.tasks.length === 0 && slot.state !== 'retiring') {
-        if (slot.state === 'starting') this.#kill(slot, undefined);
-        else this.#retire(slot);
+      if (slot.state === 'retiring') continue;
+      if (slot.state === 'starting') {
+        // Still starting (its initializer may never end): if every task sent
+        // ahead to it was cancelled meanwhile, there is nothing to wait for.
+        if (slot.tasks.every((task) => task.future.done())) this.#kill(slot, undefined);
+      } else if (slot.tasks.length === 0) {
+        this.#retire(slot);
       }
     }
     if (this.#workers.size === 0) this.#shutdown?.resolve();

@@ -32,6 +32,8 @@ export interface EngineOptions {
   shutdownGrace: number;
   /** ms a running task gets to react to its aborted signal before its worker is killed. */
   cancelGrace: number;
+  /** ms a worker may take to get ready (start-up and initializer), or undefined: no limit. */
+  initializerTimeout: number | undefined;
   spawn: SpawnOptions;
   /** Where events go. */
   events: PoolEventHub;
@@ -126,6 +128,8 @@ export interface Slot {
   /** When the task at the head of `tasks` started, as far as the parent knows. */
   headSince: number;
   idleTimer: NodeJS.Timeout | undefined;
+  /** Kills a worker that is not ready after `initializerTimeout`. */
+  startTimer: NodeJS.Timeout | undefined;
   killTimer: NodeJS.Timeout | undefined;
   /** Set when the engine itself kills the worker (time limit, cancellation, init failure). */
   killReason: string | undefined;
