@@ -225,6 +225,9 @@ export class Pool implements RunningCanceller {
     this.#attachOutput(task);
     task.future._setCancelledWhileRunning(cause);
     this.#release(task);
+    // Running without a worker: a retried task waiting in the queue for its
+    // next attempt. It must not run again, nor count as queued.
+    if (task.worker === undefined) this.#queue.markDead(task);
     this.#stopInWorker(task, 'cancel');
     this.#telemetry.cancelled(task, true, cause);
     return true;
@@ -571,11 +574,7 @@ export class Pool implements RunningCanceller {
         slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: fields }, task.transfer);
       } catch (sendError) {
         this.#release(task);
-        if (task.future.running() || task.future.setRunningOrNotifyCancel()) {
-          const error = uncloneableError(task.id, task.kind, task.payload, sendError);
-          task.future.setException(error);
-          this.#telemetry.failed(task, error);
-        }
+        this.#failTask(task, uncloneableError(task.id, task.kind, task.payload, sendError));
         continue;
       }
       if (!known) slot.knownFns.add(task.fn.id);
@@ -629,6 +628,7 @@ export class Pool implements RunningCanceller {
 
   #startClock(task: Task): void {
     if (task.timeout === undefined || task.future.done()) return;
+    clearTimeout(task.timer);
     task.timer = setTimeout(() => this.#timedOut(task), task.timeout);
   }
 
@@ -1042,8 +1042,15 @@ export class Pool implements RunningCanceller {
     this.#schedulePump();
   }
 
+  /**
+   * Puts a task back at the queue's head (its worker went away, or gave it
+   * back). Its clock stops here: the next attempt gets a full time limit of
+   * its own, started when it runs again.
+   */
   #requeueFront(task: Task): void {
     task.worker = undefined;
+    clearTimeout(task.timer);
+    task.timer = undefined;
     this.#queue.unshift(task);
   }
 
@@ -1129,12 +1136,19 @@ export class Pool implements RunningCanceller {
   #failQueue(): void {
     for (const task of this.#queue.drain()) {
       this.#release(task);
-      if (task.future.running() || task.future.setRunningOrNotifyCancel()) {
-        const error = this.#brokenError();
-        task.future.setException(error);
-        this.#telemetry.failed(task, error);
-      }
+      this.#failTask(task, this.#brokenError());
     }
+  }
+
+  /**
+   * Fails a task that never got an outcome from a worker. A task already done
+   * (cancelled while queued, also a retried one cancelled with
+   * `{ running: true }`) is left alone: its future changes state only once.
+   */
+  #failTask(task: Task, error: unknown): void {
+    if (task.future.done()) return;
+    task.future.setException(error);
+    this.#telemetry.failed(task, error);
   }
 
   #maybeFinishShutdown(): void {
