@@ -48,6 +48,7 @@ import {
 import { TaskQueue } from './queue.js';
 import type { EngineOptions, Slot, Task, TaskSettings } from './records.js';
 import type { Distribution, TaskCounters } from './stats.js';
+import { SignalWatch } from './signal-watch.js';
 import { Telemetry } from './telemetry.js';
 import type { ExitInfo, WorkerHandle } from './transport.js';
 import { WorkerOutput } from './worker-output.js';
@@ -131,6 +132,8 @@ export class Pool implements RunningCanceller {
   readonly #queue = new TaskQueue<Task>();
   readonly #workers = new Set<Slot>();
   readonly #telemetry: Telemetry;
+  /** The tasks' AbortSignals: one listener per signal, not per task. */
+  readonly #signals = new SignalWatch<Task>((task, reason) => this.#abort(task, reason));
   /** `stdio: 'capture'`: tasks whose output is being collected, by id. */
   readonly #capturing = new Map<number, Task>();
   #nextTaskId = 1;
@@ -186,7 +189,6 @@ export class Pool implements RunningCanceller {
       transfer: settings.transfer,
       submittedAt: performance.now(),
       startedAt: 0,
-      onAbort: undefined,
       retriesLeft: settings.retries ?? this.#o.retries,
       retried: 0,
       worker: undefined,
@@ -207,10 +209,7 @@ export class Pool implements RunningCanceller {
       return future;
     }
     if (this.#unsettled++ === 0) this.#holdLoop(true);
-    if (signal !== undefined) {
-      task.onAbort = () => this.#abort(task, signal.reason);
-      signal.addEventListener('abort', task.onAbort, { once: true });
-    }
+    if (signal !== undefined) this.#signals.add(signal, task);
     future._setOwner(this, task);
     this.#queue.push(task);
     this.#undrained = true;
@@ -647,7 +646,6 @@ export class Pool implements RunningCanceller {
   }
 
   #abort(task: Task, reason: unknown): void {
-    task.onAbort = undefined;
     if (task.future.done()) return;
     this.cancelRunning(task, reason);
   }
@@ -684,10 +682,7 @@ export class Pool implements RunningCanceller {
     }
     clearTimeout(task.timer);
     task.timer = undefined;
-    if (task.onAbort !== undefined) {
-      task.signal?.removeEventListener('abort', task.onAbort);
-      task.onAbort = undefined;
-    }
+    if (task.signal !== undefined) this.#signals.remove(task.signal, task);
     task.future._setOwner(undefined, undefined);
   }
 

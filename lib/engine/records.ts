@@ -69,7 +69,6 @@ export interface Task {
   readonly submittedAt: number;
   /** `performance.now()` when it started, as far as the parent knows (0: not yet). */
   startedAt: number;
-  onAbort: (() => void) | undefined;
   retriesLeft: number;
   /** Re-runs so far after crashes. */
   retried: number;
