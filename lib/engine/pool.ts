@@ -23,6 +23,7 @@ import pDefer, { type DeferredPromise } from 'p-defer';
 import {
   BrokenExecutorError,
   CancelAll,
+  ExecutorShutdownError,
   QueueFullError,
   TaskTimeoutError,
   TimeoutError,
@@ -47,8 +48,8 @@ import {
 } from './protocol.js';
 import { TaskQueue } from './queue.js';
 import type { EngineOptions, Slot, Task, TaskSettings } from './records.js';
-import type { Distribution, TaskCounters } from './stats.js';
 import { SignalWatch } from './signal-watch.js';
+import type { Distribution, TaskCounters } from './stats.js';
 import { Telemetry } from './telemetry.js';
 import type { ExitInfo, WorkerHandle } from './transport.js';
 import { WorkerOutput } from './worker-output.js';
@@ -164,9 +165,12 @@ export class Pool implements RunningCanceller {
     settings: TaskSettings,
   ): Future<R> {
     const future = new Future<R>();
-    if (this.#broken !== undefined || this.#queue.live >= this.#o.maxQueued) {
-      const error =
-        this.#broken !== undefined
+    if (this.#closing || this.#broken !== undefined || this.#queue.live >= this.#o.maxQueued) {
+      // The facades refuse work after shutdown() at once; this holds for any
+      // caller, so nothing new is queued, nor a worker spawned, once closing.
+      const error = this.#closing
+        ? new ExecutorShutdownError('cannot schedule new tasks after shutdown()')
+        : this.#broken !== undefined
           ? this.#brokenError()
           : new QueueFullError(
               `The pending queue is full: ${this.#o.maxQueued} tasks are waiting (maxQueued); wait for room before submitting more`,
