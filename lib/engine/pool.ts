@@ -84,6 +84,16 @@ const MAX_DEPTH = 256;
  */
 const STEAL_AFTER_MS = 10;
 
+/**
+ * `stdio: 'capture'`: how long (ms) the outcome of a finished task waits
+ * for the end markers of its output. A worker writes them before it sends
+ * the outcome, so they normally arrive first or right after; they can be
+ * missing only when task code broke the worker's streams. The outcome must
+ * never be held hostage by its output: after this, it settles with the
+ * output received so far.
+ */
+const OUTPUT_HOLD_MS = 2_000;
+
 /** A snapshot of the engine's workers and tasks. */
 export interface EngineCounts {
   /** Workers alive (starting, idle, busy or retiring). */
@@ -204,6 +214,7 @@ export class Pool implements RunningCanceller {
       released: false,
       capture: undefined,
       held: undefined,
+      holdTimer: undefined,
     };
     this.#telemetry.submitted();
     if (signal?.aborted) {
@@ -638,6 +649,12 @@ export class Pool implements RunningCanceller {
   #timedOut(task: Task): void {
     task.timer = undefined;
     if (task.future.done()) return;
+    if (task.held !== undefined) {
+      // It finished within its limit; only its output is late: settle with
+      // the outcome it had, and what of its output came.
+      this.#outputComplete(task);
+      return;
+    }
     this.#release(task);
     this.#attachOutput(task);
     const error = new TaskTimeoutError(
@@ -732,6 +749,14 @@ export class Pool implements RunningCanceller {
       case 'fatal':
         slot.fatal = { origin: message.origin, error: decodeError(message.error) };
         return;
+      case 'outputBroken':
+        // Task code ended or broke the worker's stdout/stderr. The worker
+        // reported what it finished and started nothing since: replace it.
+        // Nobody is blamed (the engine's own kill reason), and the tasks in
+        // its line run elsewhere.
+        slot.killReason ??= 'output-broken';
+        this.#retire(slot);
+        return;
     }
   }
 
@@ -805,10 +830,11 @@ export class Pool implements RunningCanceller {
       this.#telemetry.started(task, ms >= 0 ? now - ms : now);
     }
     if (task.capture !== undefined && ms >= 0 && task.capture.ends < 2) {
-      // Its output is still on its way (another channel): settle when it is in.
-      clearTimeout(task.timer);
-      task.timer = undefined;
+      // Its output is still on its way (another channel): settle when it is
+      // in, or after OUTPUT_HOLD_MS. Its time limit keeps running meanwhile
+      // (see #timedOut).
       task.held = { ok, value, ms };
+      task.holdTimer = setTimeout(() => this.#outputComplete(task), OUTPUT_HOLD_MS);
       return;
     }
     this.#release(task);
@@ -820,6 +846,8 @@ export class Pool implements RunningCanceller {
     const held = task.held;
     if (held === undefined) return;
     task.held = undefined;
+    clearTimeout(task.holdTimer);
+    task.holdTimer = undefined;
     this.#release(task);
     if (task.future.done()) this.#forgetOutput(task);
     else this.#settle(task, held.ok, held.value, held.ms);
@@ -868,6 +896,8 @@ export class Pool implements RunningCanceller {
     if (task.capture === undefined) return;
     task.capture = undefined;
     task.held = undefined;
+    clearTimeout(task.holdTimer);
+    task.holdTimer = undefined;
     this.#capturing.delete(task.id);
   }
 

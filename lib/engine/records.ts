@@ -97,6 +97,8 @@ export interface Task {
    * arrived (output and results travel on different channels).
    */
   held: { ok: boolean; value: unknown; ms: number } | undefined;
+  /** Bounds how long `held` waits for the output (OUTPUT_HOLD_MS). */
+  holdTimer: NodeJS.Timeout | undefined;
 }
 
 /** What a worker last reported about its resources. */
