@@ -132,7 +132,13 @@ for (const { name, make } of EXECUTORS) {
       // `replaced`: the stream is unusable afterwards, so the worker must go.
       // A worker process's stdio cannot really be destroyed (Node makes
       // `destroy()` a no-op there); a thread's can.
-      const culprits: Array<{ title: string; fn: () => string; replaced: boolean }> = [
+      const culprits: Array<{
+        title: string;
+        fn: () => string;
+        replaced: boolean;
+        /** Only where the worker's dying words do not reach the test's output. */
+        only?: 'pipe';
+      }> = [
         {
           title: 'process.stdout.end()',
           fn: () => {
@@ -158,8 +164,22 @@ for (const { name, make } of EXECUTORS) {
           },
           replaced: name === 'ThreadPoolExecutor',
         },
+        {
+          // Hostile to the executor's own listeners: the write after the end
+          // then kills the worker (an uncaught error), right after this task.
+          title: 'process.stdout.end() and a write after it, with its error listeners removed',
+          fn: () => {
+            process.stdout.removeAllListeners('error');
+            process.stdout.end();
+            process.stdout.write('after the end\n');
+            return 'culprit';
+          },
+          replaced: true,
+          only: 'pipe',
+        },
       ];
-      for (const { title, fn, replaced } of culprits) {
+      for (const { title, fn, replaced, only } of culprits) {
+        if (only !== undefined && only !== stdio) continue;
         it(`${title}: the task keeps its outcome, the next tasks are not blamed${
           replaced ? ', and its worker is replaced' : ''
         }`, async () => {
