@@ -165,3 +165,34 @@ for (const { name, make } of EXECUTORS) {
     });
   });
 }
+
+describe('a worker that never gets ready and ignores SIGTERM (ProcessPoolExecutor)', function () {
+  this.timeout(60_000);
+
+  it('is killed with SIGKILL after shutdownGrace; the executor breaks and shuts down', async () => {
+    const pool = new ProcessPoolExecutor({
+      maxWorkers: 1,
+      // Node takes SIGTERM for the JavaScript handler, which never runs while the initializer spins.
+      initializer: () => {
+        process.on('SIGTERM', () => {});
+        for (;;) {
+          // Never returns.
+        }
+      },
+      // Long enough for the initializer to install its handler on a loaded machine.
+      initializerTimeout: 2_000,
+      shutdownGrace: 300,
+    });
+    const signals: Array<string | null> = [];
+    pool.on('workerExited', ({ signal }) => {
+      signals.push(signal);
+    });
+    try {
+      const error = await within(rejectionOf(pool.submit(() => 'never runs')), 'the failure');
+      expect(error).to.be.instanceOf(BrokenExecutorError);
+      expect(signals).to.deep.equal(['SIGKILL', 'SIGKILL', 'SIGKILL']);
+    } finally {
+      await within(pool.shutdown(), 'shutdown()');
+    }
+  });
+});

@@ -1189,7 +1189,10 @@ export class Pool implements RunningCanceller {
       if (slot.state === 'starting') {
         // Still starting (its initializer may never end): if every task sent
         // ahead to it was cancelled meanwhile, there is nothing to wait for.
-        if (slot.tasks.every((task) => task.future.done())) this.#kill(slot, undefined);
+        // Once: killing again would push back its SIGKILL.
+        if (!slot.retired && slot.tasks.every((task) => task.future.done())) {
+          this.#kill(slot, undefined);
+        }
       } else if (slot.tasks.length === 0) {
         this.#retire(slot);
       }
