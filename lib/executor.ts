@@ -26,8 +26,11 @@ export type ResultOf<F extends AnyFunction> = Awaited<ReturnType<F>>;
 export interface SubmitOptions {
   /**
    * Time limit for the task, in milliseconds of running time (time spent in
-   * the queue does not count). Default: the executor's `taskTimeout`;
-   * `Infinity` means no limit for this task, whatever `taskTimeout` says.
+   * the queue does not count, nor waiting for a worker to get ready: the pool
+   * executors bound that wait with their `initializerTimeout`). Each attempt
+   * of a retried task gets the full limit. Default: the executor's
+   * `taskTimeout`; `Infinity` means no limit for this task, whatever
+   * `taskTimeout` says.
    */
   timeout?: number | undefined;
   /** Aborting this signal cancels the task, pending or running. */
