@@ -89,7 +89,11 @@ export interface WorkerExitedEvent {
    * Why it ended: `'retired'` (idle, recycled after `maxTasksPerWorker`, or
    * shut down), or what went wrong: `'exit'`, `'signal'`, `'abort'`,
    * `'out-of-memory'`, `'uncaught-exception'`, `'unhandled-rejection'`,
-   * `'timeout'`, `'cancelled'`, `'initializer-failed'`.
+   * `'timeout'`, `'cancelled'`, `'initializer-failed'`, `'initializer-timeout'`
+   * (not ready within `initializerTimeout`), `'spawn-failed'` (the process
+   * could not be created: missing `cwd` or node binary, no file descriptors
+   * or processes left), `'output-broken'` (task code ended or broke the
+   * worker's stdout or stderr; its task kept its outcome, nobody is blamed).
    */
   reason: string;
   /** Tasks it completed. */

@@ -26,8 +26,11 @@ export type ResultOf<F extends AnyFunction> = Awaited<ReturnType<F>>;
 export interface SubmitOptions {
   /**
    * Time limit for the task, in milliseconds of running time (time spent in
-   * the queue does not count). Default: the executor's `taskTimeout`;
-   * `Infinity` means no limit for this task, whatever `taskTimeout` says.
+   * the queue does not count, nor waiting for a worker to get ready: the pool
+   * executors bound that wait with their `initializerTimeout`). Each attempt
+   * of a retried task gets the full limit. Default: the executor's
+   * `taskTimeout`; `Infinity` means no limit for this task, whatever
+   * `taskTimeout` says.
    */
   timeout?: number | undefined;
   /** Aborting this signal cancels the task, pending or running. */
@@ -134,6 +137,8 @@ export function checkSubmitOptions(options: SubmitOptions | undefined): CheckedS
 export abstract class ExecutorBase implements Executor {
   #shutdownRequested = false;
   #shutdownDone: Promise<void> | undefined;
+  /** Maps still reading their input: told to stop when the executor shuts down. */
+  readonly #openMaps = new Set<() => void>();
 
   abstract submit<F extends AnyFunction>(
     fn: Callable<F>,
@@ -173,9 +178,22 @@ export abstract class ExecutorBase implements Executor {
     }
     return new MapRun<Parameters<F>[0], ResultOf<F>>(
       {
-        submit: (items) => this._submitChunk(fn, items),
+        submit: (items) => {
+          // A map reads its input lazily, so it may still be submitting
+          // after shutdown(): nothing new may start then.
+          if (this.#shutdownRequested) {
+            throw new ExecutorShutdownError(
+              'map() cannot submit the rest of its items: the executor was shut down',
+            );
+          }
+          return this._submitChunk(fn, items);
+        },
         cancel: (future) => this._cancelChunk(future),
         room: () => this._room(),
+        onShutdown: (stop) => {
+          this.#openMaps.add(stop);
+          return () => this.#openMaps.delete(stop);
+        },
       },
       iterable,
       { chunksize, buffersize, timeout, signal, onProgress },
@@ -190,6 +208,11 @@ export abstract class ExecutorBase implements Executor {
       const cancelFutures = validateBoolean('cancelFutures', options?.cancelFutures, false);
       this.#shutdownRequested = true;
       if (cancelFutures) this._cancelPending();
+      // Running maps stop reading their input: what they submitted runs
+      // (or was just cancelled), and their iteration then ends with an
+      // ExecutorShutdownError, also for an endless input.
+      for (const stop of [...this.#openMaps]) stop();
+      this.#openMaps.clear();
       this.#shutdownDone ??= this._shutdown();
       return wait ? this.#shutdownDone : Promise.resolve();
     } catch (error) {

@@ -137,7 +137,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * reached a worker (`undefined` otherwise). Output and results travel on
    * different channels; the executor waits for both, so the output is
    * complete once the future is done (except for a task stopped by a time
-   * limit or a cancellation, which keeps what arrived until then).
+   * limit or a cancellation, which keeps what arrived until then, and one
+   * that broke its worker's output streams, which keeps what arrived within
+   * a bounded wait).
    */
   get output(): TaskOutput | undefined {
     return this.#output;

@@ -9,7 +9,7 @@
  * with that item's error, after the results before it; everything after it is
  * cancelled as soon as the failure is known, and the input is closed.
  */
-import { ArgumentTypeError, TimeoutError } from './errors.js';
+import { ArgumentTypeError, ExecutorShutdownError, TimeoutError } from './errors.js';
 import { reportListenerError } from './events.js';
 import type { Future } from './future.js';
 import { describeValue } from './validate.js';
@@ -66,6 +66,11 @@ export interface ChunkRunner<T, R> {
    * there is room.
    */
   room?(): Promise<void> | undefined;
+  /**
+   * Registers `stop`, called when the executor shuts down while the map
+   * still reads its input; returns a function that unregisters it.
+   */
+  onShutdown?(stop: () => void): () => void;
 }
 
 /** Runs a map; the object users receive from `executor.map()`. */
@@ -102,6 +107,10 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #total: number | undefined;
   #progressAt = Number.NEGATIVE_INFINITY;
   #progressTimer: NodeJS.Timeout | undefined;
+  /** Wakes a consumer waiting for the next chunk to be submitted. */
+  #submitted: (() => void) | undefined;
+  /** Unregisters from the executor's shutdown, once the input is closed. */
+  #untrack: (() => void) | undefined;
 
   constructor(
     runner: ChunkRunner<T, R>,
@@ -121,6 +130,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
         signal.addEventListener('abort', this.#onAbort, { once: true });
       }
     }
+    this.#untrack = runner.onShutdown?.(() => this.#executorShutdown());
     // Work starts at the call, as in Python, not at the first pull.
     if (!this.#stopped) void this.#fill();
   }
@@ -159,7 +169,10 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
           this.#finish();
           return false;
         }
-        await this.#wait(this.#filling ?? this.#fill());
+        // Wake at the first chunk submitted, not when the filling ends: an
+        // async input may pause for long (or for good) after a few items,
+        // and those must not wait for the buffer to fill.
+        await this.#wait(Promise.race([this.#filling ?? this.#fill(), this.#nextSubmit()]));
         continue;
       }
       if (!head.future.done()) await this.#wait(settled(head.future));
@@ -235,6 +248,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     let ended = false;
     const run = async (): Promise<void> => {
       const { chunksize, buffersize } = this.#limits;
+      let submitting = false;
       try {
         while (this.#source !== undefined && this.#inflightItems < buffersize) {
           const room = Math.min(chunksize, buffersize - this.#inflightItems);
@@ -263,6 +277,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
             await queueRoom;
             if (this.#stopped || this.#finished) return;
           }
+          submitting = true;
           const slot: Slot<R> = {
             future: this.#runner.submit(items),
             size: items.length,
@@ -272,11 +287,21 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
           this.#inflightItems += items.length;
           this.#read += items.length;
           slot.future._addWaiter(this.#onChunkDone);
+          submitting = false;
+          this.#submitted?.();
+          this.#submitted = undefined;
         }
       } catch (error) {
         // The input itself threw (or submitting failed): the failure sits at
-        // the current position, after everything submitted so far.
-        this.#source = undefined;
+        // the current position, after everything submitted so far. An input
+        // that threw is done; one we stopped reading is told so.
+        if (submitting) {
+          this.#closeSource();
+        } else {
+          this.#untrack?.();
+          this.#untrack = undefined;
+          this.#source = undefined;
+        }
         this.#inputFailure ??= { error };
       } finally {
         ended = true;
@@ -288,8 +313,35 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     return filling;
   }
 
+  /**
+   * The executor shut down while the map still reads its input: read no
+   * more. The chunks submitted so far run to their end (unless shutdown
+   * cancelled them); the iteration then rejects with ExecutorShutdownError,
+   * at the position where reading stopped.
+   */
+  #executorShutdown(): void {
+    if (this.#source === undefined) return;
+    this.#inputFailure ??= {
+      error: new ExecutorShutdownError(
+        `map() stopped reading its input after ${this.#read} items: the executor was shut down`,
+      ),
+    };
+    this.#closeSource();
+    // A consumer waiting for the input (which may never yield again) wakes up.
+    this.#wakeStopped?.();
+  }
+
+  /** Resolves when the next chunk is submitted. */
+  #nextSubmit(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#submitted = resolve;
+    });
+  }
+
   /** The input has no more items: the total is known. */
   #exhausted(): void {
+    this.#untrack?.();
+    this.#untrack = undefined;
     this.#source = undefined;
     this.#total = this.#read;
     this.#reportProgress();
@@ -389,6 +441,8 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
 
   /** Tells the input we will read no more of it (runs a generator's `finally`). */
   #closeSource(): void {
+    this.#untrack?.();
+    this.#untrack = undefined;
     const source = this.#source;
     this.#source = undefined;
     if (source?.return === undefined) return;

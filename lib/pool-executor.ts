@@ -59,6 +59,18 @@ export interface PoolOptions {
   /** Arguments for `initializer`. @default [] */
   initargs?: unknown[] | undefined;
   /**
+   * Milliseconds a worker may take to get ready: its start-up and its
+   * `initializer` (awaited, if it returns a promise). A worker not ready by
+   * then is killed and counts as a failed start, like an initializer that
+   * throws: its tasks go to another worker, and after 3 failed starts in a
+   * row the executor is broken (`BrokenExecutorError`, whose `cause` is a
+   * `TimeoutError`). Applies with or without an initializer. A task's own
+   * `timeout` counts only its running time, so this is what bounds the wait
+   * of a task for a worker that never gets ready. `Infinity`: no limit.
+   * @default 30000
+   */
+  initializerTimeout?: number | undefined;
+  /**
    * Bound of the pending queue. A submit beyond it fails that future at once
    * with `QueueFullError`. `Infinity` is unbounded.
    * @default Infinity
@@ -155,6 +167,7 @@ const DEFAULTS = Object.freeze({
   retries: 0,
   shutdownGrace: 5_000,
   cancelGrace: 1_000,
+  initializerTimeout: 30_000,
 });
 
 /** Validated settings shared by both executors. */
@@ -168,6 +181,8 @@ export interface CheckedPoolOptions {
   retries: number;
   shutdownGrace: number;
   cancelGrace: number;
+  /** undefined: no limit. */
+  initializerTimeout: number | undefined;
   initializer: AnyFunction | TaskRef | undefined;
   initargs: unknown[];
   env: NodeJS.ProcessEnv | undefined;
@@ -220,6 +235,10 @@ export function checkPoolOptions(options: PoolOptions | undefined): CheckedPoolO
     retries: validateInteger('retries', o.retries, 0, DEFAULTS.retries),
     shutdownGrace: validateTimeout('shutdownGrace', o.shutdownGrace ?? DEFAULTS.shutdownGrace) ?? 0,
     cancelGrace: validateTimeout('cancelGrace', o.cancelGrace ?? DEFAULTS.cancelGrace) ?? 0,
+    initializerTimeout: validateTimeout(
+      'initializerTimeout',
+      o.initializerTimeout ?? DEFAULTS.initializerTimeout,
+    ),
     initializer: o.initializer,
     initargs: o.initargs ?? [],
     env: o.env,
@@ -268,6 +287,7 @@ export abstract class PoolExecutor extends ExecutorBase {
       retries: checked.retries,
       shutdownGrace: checked.shutdownGrace,
       cancelGrace: checked.cancelGrace,
+      initializerTimeout: checked.initializerTimeout,
       spawn: {
         ...spawn,
         stdio: checked.stdio,

@@ -42,6 +42,7 @@ export function crashError(
 
 /** Why a worker ended, in the words of `WorkerCrashedError.reason`. */
 export function crashReason(worker: DeadWorker, info: ExitInfo): string {
+  if (info.spawnFailed === true) return 'spawn-failed';
   if (worker.killReason !== undefined) return worker.killReason;
   if (worker.fatal !== undefined) {
     return worker.fatal.origin === 'unhandledRejection'

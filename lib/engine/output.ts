@@ -13,7 +13,9 @@
  * nonce, so it cannot be forged by accident and, should one ever reach a
  * terminal, the terminal ignores it. Because output and results travel
  * separately, a task's result may arrive before the end of its output: the
- * engine holds the result of a captured task until both end markers came.
+ * engine holds the result of a captured task until both end markers came,
+ * for a bounded time (task code may have broken the streams; see
+ * worker/output-guard.ts).
  */
 /**
  * Makes the nonce that keys the markers of one executor. Web Crypto's

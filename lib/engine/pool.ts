@@ -20,7 +20,14 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import pDefer, { type DeferredPromise } from 'p-defer';
-import { BrokenExecutorError, CancelAll, QueueFullError, TaskTimeoutError } from '../errors.js';
+import {
+  BrokenExecutorError,
+  CancelAll,
+  ExecutorShutdownError,
+  QueueFullError,
+  TaskTimeoutError,
+  TimeoutError,
+} from '../errors.js';
 import { describeError, Future, type RunningCanceller } from '../future.js';
 import type { ChunkOutcome } from '../map.js';
 import { crashError, crashReason, type DeadWorker, uncloneableError } from './crash.js';
@@ -41,6 +48,7 @@ import {
 } from './protocol.js';
 import { TaskQueue } from './queue.js';
 import type { EngineOptions, Slot, Task, TaskSettings } from './records.js';
+import { SignalWatch } from './signal-watch.js';
 import type { Distribution, TaskCounters } from './stats.js';
 import { Telemetry } from './telemetry.js';
 import type { ExitInfo, WorkerHandle } from './transport.js';
@@ -75,6 +83,16 @@ const MAX_DEPTH = 256;
  * tasks is never robbed.
  */
 const STEAL_AFTER_MS = 10;
+
+/**
+ * `stdio: 'capture'`: how long (ms) the outcome of a finished task waits
+ * for the end markers of its output. A worker writes them before it sends
+ * the outcome, so they normally arrive first or right after; they can be
+ * missing only when task code broke the worker's streams. The outcome must
+ * never be held hostage by its output: after this, it settles with the
+ * output received so far.
+ */
+const OUTPUT_HOLD_MS = 2_000;
 
 /** A snapshot of the engine's workers and tasks. */
 export interface EngineCounts {
@@ -125,6 +143,8 @@ export class Pool implements RunningCanceller {
   readonly #queue = new TaskQueue<Task>();
   readonly #workers = new Set<Slot>();
   readonly #telemetry: Telemetry;
+  /** The tasks' AbortSignals: one listener per signal, not per task. */
+  readonly #signals = new SignalWatch<Task>((task, reason) => this.#abort(task, reason));
   /** `stdio: 'capture'`: tasks whose output is being collected, by id. */
   readonly #capturing = new Map<number, Task>();
   #nextTaskId = 1;
@@ -155,9 +175,12 @@ export class Pool implements RunningCanceller {
     settings: TaskSettings,
   ): Future<R> {
     const future = new Future<R>();
-    if (this.#broken !== undefined || this.#queue.live >= this.#o.maxQueued) {
-      const error =
-        this.#broken !== undefined
+    if (this.#closing || this.#broken !== undefined || this.#queue.live >= this.#o.maxQueued) {
+      // The facades refuse work after shutdown() at once; this holds for any
+      // caller, so nothing new is queued, nor a worker spawned, once closing.
+      const error = this.#closing
+        ? new ExecutorShutdownError('cannot schedule new tasks after shutdown()')
+        : this.#broken !== undefined
           ? this.#brokenError()
           : new QueueFullError(
               `The pending queue is full: ${this.#o.maxQueued} tasks are waiting (maxQueued); wait for room before submitting more`,
@@ -180,7 +203,6 @@ export class Pool implements RunningCanceller {
       transfer: settings.transfer,
       submittedAt: performance.now(),
       startedAt: 0,
-      onAbort: undefined,
       retriesLeft: settings.retries ?? this.#o.retries,
       retried: 0,
       worker: undefined,
@@ -192,6 +214,7 @@ export class Pool implements RunningCanceller {
       released: false,
       capture: undefined,
       held: undefined,
+      holdTimer: undefined,
     };
     this.#telemetry.submitted();
     if (signal?.aborted) {
@@ -201,10 +224,7 @@ export class Pool implements RunningCanceller {
       return future;
     }
     if (this.#unsettled++ === 0) this.#holdLoop(true);
-    if (signal !== undefined) {
-      task.onAbort = () => this.#abort(task, signal.reason);
-      signal.addEventListener('abort', task.onAbort, { once: true });
-    }
+    if (signal !== undefined) this.#signals.add(signal, task);
     future._setOwner(this, task);
     this.#queue.push(task);
     this.#undrained = true;
@@ -219,6 +239,9 @@ export class Pool implements RunningCanceller {
     this.#attachOutput(task);
     task.future._setCancelledWhileRunning(cause);
     this.#release(task);
+    // Running without a worker: a retried task waiting in the queue for its
+    // next attempt. It must not run again, nor count as queued.
+    if (task.worker === undefined) this.#queue.markDead(task);
     this.#stopInWorker(task, 'cancel');
     this.#telemetry.cancelled(task, true, cause);
     return true;
@@ -565,11 +588,7 @@ export class Pool implements RunningCanceller {
         slot.handle.send({ cf: PROTOCOL_TAG, k: 'batch', tasks: fields }, task.transfer);
       } catch (sendError) {
         this.#release(task);
-        if (task.future.running() || task.future.setRunningOrNotifyCancel()) {
-          const error = uncloneableError(task.id, task.kind, task.payload, sendError);
-          task.future.setException(error);
-          this.#telemetry.failed(task, error);
-        }
+        this.#failTask(task, uncloneableError(task.id, task.kind, task.payload, sendError));
         continue;
       }
       if (!known) slot.knownFns.add(task.fn.id);
@@ -623,12 +642,19 @@ export class Pool implements RunningCanceller {
 
   #startClock(task: Task): void {
     if (task.timeout === undefined || task.future.done()) return;
+    clearTimeout(task.timer);
     task.timer = setTimeout(() => this.#timedOut(task), task.timeout);
   }
 
   #timedOut(task: Task): void {
     task.timer = undefined;
     if (task.future.done()) return;
+    if (task.held !== undefined) {
+      // It finished within its limit; only its output is late: settle with
+      // the outcome it had, and what of its output came.
+      this.#outputComplete(task);
+      return;
+    }
     this.#release(task);
     this.#attachOutput(task);
     const error = new TaskTimeoutError(
@@ -641,7 +667,6 @@ export class Pool implements RunningCanceller {
   }
 
   #abort(task: Task, reason: unknown): void {
-    task.onAbort = undefined;
     if (task.future.done()) return;
     this.cancelRunning(task, reason);
   }
@@ -678,10 +703,7 @@ export class Pool implements RunningCanceller {
     }
     clearTimeout(task.timer);
     task.timer = undefined;
-    if (task.onAbort !== undefined) {
-      task.signal?.removeEventListener('abort', task.onAbort);
-      task.onAbort = undefined;
-    }
+    if (task.signal !== undefined) this.#signals.remove(task.signal, task);
     task.future._setOwner(undefined, undefined);
   }
 
@@ -693,6 +715,8 @@ export class Pool implements RunningCanceller {
     switch (message.k) {
       case 'ready':
         this.#noteUsage(slot, message.u);
+        clearTimeout(slot.startTimer);
+        slot.startTimer = undefined;
         if (slot.state === 'starting') {
           slot.state = 'ready';
           this.#startHead(slot, performance.now());
@@ -724,6 +748,14 @@ export class Pool implements RunningCanceller {
         return;
       case 'fatal':
         slot.fatal = { origin: message.origin, error: decodeError(message.error) };
+        return;
+      case 'outputBroken':
+        // Task code ended or broke the worker's stdout/stderr. The worker
+        // reported what it finished and started nothing since: replace it.
+        // Nobody is blamed (the engine's own kill reason), and the tasks in
+        // its line run elsewhere.
+        slot.killReason ??= 'output-broken';
+        this.#retire(slot);
         return;
     }
   }
@@ -798,10 +830,11 @@ export class Pool implements RunningCanceller {
       this.#telemetry.started(task, ms >= 0 ? now - ms : now);
     }
     if (task.capture !== undefined && ms >= 0 && task.capture.ends < 2) {
-      // Its output is still on its way (another channel): settle when it is in.
-      clearTimeout(task.timer);
-      task.timer = undefined;
+      // Its output is still on its way (another channel): settle when it is
+      // in, or after OUTPUT_HOLD_MS. Its time limit keeps running meanwhile
+      // (see #timedOut).
       task.held = { ok, value, ms };
+      task.holdTimer = setTimeout(() => this.#outputComplete(task), OUTPUT_HOLD_MS);
       return;
     }
     this.#release(task);
@@ -813,6 +846,8 @@ export class Pool implements RunningCanceller {
     const held = task.held;
     if (held === undefined) return;
     task.held = undefined;
+    clearTimeout(task.holdTimer);
+    task.holdTimer = undefined;
     this.#release(task);
     if (task.future.done()) this.#forgetOutput(task);
     else this.#settle(task, held.ok, held.value, held.ms);
@@ -861,6 +896,8 @@ export class Pool implements RunningCanceller {
     if (task.capture === undefined) return;
     task.capture = undefined;
     task.held = undefined;
+    clearTimeout(task.holdTimer);
+    task.holdTimer = undefined;
     this.#capturing.delete(task.id);
   }
 
@@ -899,6 +936,7 @@ export class Pool implements RunningCanceller {
       avgTaskMs: 0,
       headSince: 0,
       idleTimer: undefined,
+      startTimer: undefined,
       killTimer: undefined,
       killReason: undefined,
       retired: false,
@@ -928,19 +966,45 @@ export class Pool implements RunningCanceller {
       ...(slot.output === undefined ? {} : { markers: nonce }),
     });
     if (init !== undefined) slot.knownFns.add(init.id);
+    const limit = this.#o.initializerTimeout;
+    if (limit !== undefined) {
+      // Bounds the whole start (Node's own, the worker entry, the
+      // initializer): a worker that never gets ready must not hold its
+      // tasks, or shutdown, forever.
+      const starting = slot;
+      slot.startTimer = setTimeout(() => this.#startTimedOut(starting, limit), limit);
+      slot.startTimer.unref();
+    }
     if (this.#telemetry.wants('workerSpawned')) {
       this.#telemetry.hub.emit('workerSpawned', { pid: handle.pid });
     }
   }
 
+  /** The worker did not get ready within `initializerTimeout`: a failed start. */
+  #startTimedOut(slot: Slot, limit: number): void {
+    slot.startTimer = undefined;
+    if (slot.state !== 'starting') return;
+    slot.startError = new TimeoutError(
+      `Worker ${slot.handle.pid} did not get ready within initializerTimeout (${limit} ms): its start-up or initializer did not finish`,
+    );
+    this.#kill(slot, 'initializer-timeout');
+  }
+
   #onExit(slot: Slot, info: ExitInfo): void {
     this.#workers.delete(slot);
     clearTimeout(slot.idleTimer);
+    clearTimeout(slot.startTimer);
     clearTimeout(slot.killTimer);
     slot.output?.finish();
     const dead = deadWorker(slot);
-    const neverStarted = slot.state === 'starting' || slot.killReason === 'initializer-failed';
-    if (neverStarted && !(this.#closing && slot.killReason !== 'initializer-failed')) {
+    // The spawn itself failed (missing cwd or node binary, EMFILE...): that is why it never started.
+    if (info.spawnFailed === true) slot.startError ??= info.error;
+    const startKilled =
+      slot.killReason === 'initializer-failed' || slot.killReason === 'initializer-timeout';
+    const neverStarted = slot.state === 'starting' || startKilled;
+    // A failed start counts towards the breaker, unless it was no failure:
+    // shutdown stopped a worker that was still starting.
+    if (neverStarted && (startKilled || !slot.retired)) {
       this.#startFailures++;
       if (this.#startFailures >= MAX_START_FAILURES) {
         this.#broken = { cause: slot.startError ?? crashError(dead, info, undefined) };
@@ -1007,8 +1071,15 @@ export class Pool implements RunningCanceller {
     this.#schedulePump();
   }
 
+  /**
+   * Puts a task back at the queue's head (its worker went away, or gave it
+   * back). Its clock stops here: the next attempt gets a full time limit of
+   * its own, started when it runs again.
+   */
   #requeueFront(task: Task): void {
     task.worker = undefined;
+    clearTimeout(task.timer);
+    task.timer = undefined;
     this.#queue.unshift(task);
   }
 
@@ -1094,12 +1165,19 @@ export class Pool implements RunningCanceller {
   #failQueue(): void {
     for (const task of this.#queue.drain()) {
       this.#release(task);
-      if (task.future.running() || task.future.setRunningOrNotifyCancel()) {
-        const error = this.#brokenError();
-        task.future.setException(error);
-        this.#telemetry.failed(task, error);
-      }
+      this.#failTask(task, this.#brokenError());
     }
+  }
+
+  /**
+   * Fails a task that never got an outcome from a worker. A task already done
+   * (cancelled while queued, also a retried one cancelled with
+   * `{ running: true }`) is left alone: its future changes state only once.
+   */
+  #failTask(task: Task, error: unknown): void {
+    if (task.future.done()) return;
+    task.future.setException(error);
+    this.#telemetry.failed(task, error);
   }
 
   #maybeFinishShutdown(): void {
@@ -1107,9 +1185,16 @@ export class Pool implements RunningCanceller {
     if (this.#queue.live > 0 && this.#broken === undefined) return;
     this.#queue.dropDead();
     for (const slot of this.#workers) {
-      if (slot.tasks.length === 0 && slot.state !== 'retiring') {
-        if (slot.state === 'starting') this.#kill(slot, undefined);
-        else this.#retire(slot);
+      if (slot.state === 'retiring') continue;
+      if (slot.state === 'starting') {
+        // Still starting (its initializer may never end): if every task sent
+        // ahead to it was cancelled meanwhile, there is nothing to wait for.
+        // Once: killing again would push back its SIGKILL.
+        if (!slot.retired && slot.tasks.every((task) => task.future.done())) {
+          this.#kill(slot, undefined);
+        }
+      } else if (slot.tasks.length === 0) {
+        this.#retire(slot);
       }
     }
     if (this.#workers.size === 0) this.#shutdown?.resolve();

@@ -4,6 +4,7 @@
  * Set, Date, BigInt, typed arrays, Buffers and cycles cross intact.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { isPoolMessage, type WorkerMessage } from './protocol.js';
@@ -66,6 +67,31 @@ export function inheritedExecArgv(): string[] {
   return process.execArgv.filter((arg) => !/^--(inspect|debug)(-brk|-port|-wait)?(=|$)/.test(arg));
 }
 
+/**
+ * Says why a worker process could not be spawned: Node's own message names
+ * the node binary for every ENOENT, also when it is the cwd that is missing.
+ */
+function spawnFailure(error: Error, cwd: string | undefined, execPath: string): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  let why: string;
+  if (code === 'ENOENT' && cwd !== undefined && !existsSync(cwd)) {
+    why = `its cwd ${cwd} does not exist`;
+  } else if (code === 'ENOENT' && !existsSync(execPath)) {
+    why = `the node binary ${execPath} does not exist`;
+  } else if (code === 'EMFILE' || code === 'ENFILE') {
+    why = 'no file descriptor is left for its pipes';
+  } else if (code === 'EAGAIN') {
+    why = 'the system refuses to start more processes';
+  } else {
+    why = 'the system refused';
+  }
+  const failure = new Error(`Cannot start a worker process: ${why} (${error.message})`, {
+    cause: error,
+  });
+  if (typeof code === 'string') (failure as NodeJS.ErrnoException).code = code;
+  return failure;
+}
+
 class ProcessWorker implements WorkerHandle {
   readonly #child: ChildProcess;
 
@@ -118,8 +144,9 @@ export const processTransport: Transport = {
     let spawnError: Error | undefined;
     // Streams whose end must be seen before the exit is reported.
     const open = new Set<Socket>();
-    const watch = (stream: Socket | null, name: 'stdout' | 'stderr'): void => {
-      if (stream === null) return;
+    const watch = (stream: Socket | null | undefined, name: 'stdout' | 'stderr'): void => {
+      // null without a pipe; undefined when the spawn failed before the pipes were made (EMFILE).
+      if (stream == null) return;
       open.add(stream);
       // The pipe must not keep the parent alive; the child handle decides that.
       stream.unref();
@@ -130,17 +157,36 @@ export const processTransport: Transport = {
       });
       stream.on('close', () => open.delete(stream));
     };
-    watch(child.stderr as Socket | null, 'stderr');
-    if (piped) watch(child.stdout as Socket | null, 'stdout');
+    watch(child.stderr as Socket | null | undefined, 'stderr');
+    if (piped) watch(child.stdout as Socket | null | undefined, 'stdout');
     child.on('message', (message: unknown) => {
       if (isPoolMessage(message)) events.message(message as WorkerMessage);
     });
+    let exited = false;
     child.on('error', (error) => {
-      // Spawn failures arrive here; so do sends racing with an exit, which
-      // the exit event reports better.
-      spawnError ??= error;
+      // Sends racing with an exit arrive here too; the exit event reports
+      // those better. But a spawn that failed (no pid: missing cwd or node
+      // binary, EMFILE, EAGAIN...) is reported here only, never by 'exit':
+      // report it as the worker's end, or it would stay "starting" forever.
+      if (child.pid !== undefined || exited) {
+        spawnError ??= error;
+        return;
+      }
+      exited = true;
+      live.delete(child);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      events.exit({
+        exitCode: null,
+        signal: null,
+        error: spawnFailure(error, options.cwd, process.execPath),
+        spawnFailed: true,
+        stderr: '',
+      });
     });
     child.once('exit', (exitCode, signal) => {
+      if (exited) return;
+      exited = true;
       live.delete(child);
       // Whatever task code started in the worker's group must not outlive it.
       if (child.pid !== undefined) {

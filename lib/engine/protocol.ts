@@ -203,6 +203,18 @@ export interface FatalMessage {
 }
 
 /**
+ * Task code made the worker's stdout or stderr unusable (ended, destroyed,
+ * failed, or stuck): the worker ran no task after the one that did it, sent
+ * every outcome it had, and waits to be replaced. Tasks still in its line
+ * never started.
+ */
+export interface OutputBrokenMessage {
+  cf: typeof PROTOCOL_TAG;
+  k: 'outputBroken';
+  why: string;
+}
+
+/**
  * A worker thread's output with `stdio: 'capture'` or `'pipe'`. Threads
  * send what JavaScript writes to `process.stdout`/`process.stderr` on their
  * message port, in order with everything else they send (Node's own stdio
@@ -223,7 +235,8 @@ export type WorkerMessage =
   | InitFailedMessage
   | ResultsMessage
   | ProgressMessage
-  | FatalMessage;
+  | FatalMessage
+  | OutputBrokenMessage;
 
 /** `true` for a message carrying the pool's envelope tag. */
 export function isPoolMessage(message: unknown): message is { cf: string; k: string } {

@@ -32,6 +32,8 @@ export interface EngineOptions {
   shutdownGrace: number;
   /** ms a running task gets to react to its aborted signal before its worker is killed. */
   cancelGrace: number;
+  /** ms a worker may take to get ready (start-up and initializer), or undefined: no limit. */
+  initializerTimeout: number | undefined;
   spawn: SpawnOptions;
   /** Where events go. */
   events: PoolEventHub;
@@ -67,7 +69,6 @@ export interface Task {
   readonly submittedAt: number;
   /** `performance.now()` when it started, as far as the parent knows (0: not yet). */
   startedAt: number;
-  onAbort: (() => void) | undefined;
   retriesLeft: number;
   /** Re-runs so far after crashes. */
   retried: number;
@@ -96,6 +97,8 @@ export interface Task {
    * arrived (output and results travel on different channels).
    */
   held: { ok: boolean; value: unknown; ms: number } | undefined;
+  /** Bounds how long `held` waits for the output (OUTPUT_HOLD_MS). */
+  holdTimer: NodeJS.Timeout | undefined;
 }
 
 /** What a worker last reported about its resources. */
@@ -126,6 +129,8 @@ export interface Slot {
   /** When the task at the head of `tasks` started, as far as the parent knows. */
   headSince: number;
   idleTimer: NodeJS.Timeout | undefined;
+  /** Kills a worker that is not ready after `initializerTimeout`. */
+  startTimer: NodeJS.Timeout | undefined;
   killTimer: NodeJS.Timeout | undefined;
   /** Set when the engine itself kills the worker (time limit, cancellation, init failure). */
   killReason: string | undefined;

@@ -18,6 +18,8 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
   /** An error the transport saw (spawn failure, uncaught error in a thread, out of memory). */
   error?: Error | undefined;
+  /** The worker never came to exist (the spawn itself failed); `error` says why. */
+  spawnFailed?: boolean | undefined;
   /** The last part of what the worker wrote to stderr. */
   stderr: string;
 }

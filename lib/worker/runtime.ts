@@ -32,6 +32,7 @@ import { CancelAll, CancelledError, TaskTimeoutError } from '../errors.js';
 import { unwrapTransfer } from '../transfer.js';
 import { Context } from './context.js';
 import { FunctionCache, type Resolved, withHint } from './functions.js';
+import { OutputGuard } from './output-guard.js';
 
 /** How the runtime talks to its parent. */
 export interface WorkerChannel {
@@ -53,6 +54,12 @@ export interface WorkerChannel {
    * does not already reach the parent on its own pipes (worker threads).
    */
   captureOutput?(): void;
+  /**
+   * Delivers a task marker for both output streams by another way than the
+   * streams themselves, in order with the output (a worker thread's port).
+   * Without it, markers are written into the streams.
+   */
+  mark?(text: string): void;
 }
 
 /** A task of a batch, unpacked from the message's flat fields. */
@@ -89,6 +96,14 @@ export class WorkerRuntime {
   #usageAt = 0;
   /** `stdio: 'capture'` or `'pipe'`: the nonce of the task markers. */
   #markers: string | undefined;
+  /** The worker's stdout and stderr, watched (see output-guard.ts). */
+  #guard: OutputGuard | undefined;
+  /**
+   * Why the output streams became unusable (task code ended, destroyed or
+   * broke them): the worker runs no more tasks and asks to be replaced.
+   */
+  #outputBroken: string | undefined;
+  #outputBrokenReported = false;
   readonly #sendProgress = (id: number, value: unknown): void => {
     this.#track(this.#channel.send({ cf: PROTOCOL_TAG, k: 'progress', id, value }));
   };
@@ -115,6 +130,10 @@ export class WorkerRuntime {
       case 'init':
         this.#markers = msg.markers;
         if (msg.markers !== undefined) this.#channel.captureOutput?.();
+        // Before any task code runs, so that it sees the streams' own methods.
+        this.#guard ??= new OutputGuard(
+          msg.markers === undefined ? undefined : this.#channel.mark?.bind(this.#channel),
+        );
         this.#queue.push(msg);
         break;
       case 'batch': {
@@ -152,6 +171,17 @@ export class WorkerRuntime {
     this.#draining = true;
     try {
       for (;;) {
+        if (this.#markers !== undefined && this.#queueHead < this.#queue.length) {
+          // What the last task wrote leaves the process before the next task
+          // starts: that one may block the event loop that writes it, and
+          // the parent would wait for its end marker meanwhile.
+          const flushing = this.#guard?.flushed();
+          if (flushing !== undefined) this.#outputBroken ??= await flushing;
+        }
+        if (this.#outputBroken !== undefined) {
+          this.#reportOutputBroken();
+          break;
+        }
         const msg = this.#next();
         if (msg === undefined) break;
         if (msg.k === 'init') {
@@ -223,6 +253,10 @@ export class WorkerRuntime {
         const { fn } = await this.#fns.resolve(msg.initializer);
         const result = fn(...(msg.initargs ?? []));
         if (isThenable(result)) await result;
+      }
+      const broken = this.#guard?.check();
+      if (broken !== undefined) {
+        throw new Error(`The initializer left the worker's output unusable: ${broken}`);
       }
     } catch (error) {
       // Tasks may already wait behind the init message: none of them may run
@@ -312,14 +346,28 @@ export class WorkerRuntime {
   #start(context: Context): void {
     this.#current = context;
     setCurrentTask(context);
-    if (this.#markers !== undefined) writeMarker(marker(this.#markers, 's', context.id));
+    if (this.#markers !== undefined) this.#guard?.mark(marker(this.#markers, 's', context.id));
   }
 
   #finish(context: Context): void {
     setCurrentTask(undefined);
     this.#current = undefined;
     context.flushProgress();
-    if (this.#markers !== undefined) writeMarker(marker(this.#markers, 'e', context.id));
+    if (this.#markers !== undefined) this.#guard?.mark(marker(this.#markers, 'e', context.id));
+    // The task may have ended or destroyed the streams: then no later task
+    // may run here (its first console.log would kill the worker, and the
+    // crash would be blamed on it). This task keeps its outcome.
+    this.#outputBroken ??= this.#guard?.check();
+  }
+
+  /** Sends what is finished, then asks the parent to replace this worker (once). */
+  #reportOutputBroken(): void {
+    if (this.#outputBrokenReported || this.#outputBroken === undefined) return;
+    this.#outputBrokenReported = true;
+    this.#flush();
+    this.#track(
+      this.#channel.send({ cf: PROTOCOL_TAG, k: 'outputBroken', why: this.#outputBroken }),
+    );
   }
 
   #cancel(id: number, why: 'timeout' | 'cancel'): void {
@@ -466,12 +514,6 @@ export function flushOnExit(runtime: WorkerRuntime): (code?: number) => never {
     return exit(code as number | undefined);
   }) as typeof process.exit;
   return exit;
-}
-
-/** Writes a task marker into both output streams. */
-function writeMarker(text: string): void {
-  process.stdout.write(text);
-  process.stderr.write(text);
 }
 
 /** Keeps a moving average of how long a function's synchronous runs take; returns this run's ms. */

@@ -40,6 +40,12 @@ const runtime = new WorkerRuntime({
       writable._writev = undefined;
     }
   },
+  // Straight to the port, in order with the output: task code cannot swallow them.
+  mark: (text) => {
+    const data = Buffer.from(text);
+    port.postMessage({ cf: PROTOCOL_TAG, k: 'output', stream: 'stdout', data });
+    port.postMessage({ cf: PROTOCOL_TAG, k: 'output', stream: 'stderr', data });
+  },
 });
 
 port.on('message', (message) => runtime.receive(message));

@@ -1,0 +1,137 @@
+/**
+ * A worker's own stdout and stderr, kept usable for the worker's needs
+ * whatever task code does to them.
+ *
+ * With `stdio: 'capture'` or `'pipe'` the worker writes a marker into both
+ * streams as each task starts and ends (engine/output.ts), and the parent
+ * splits the streams there. Task code shares those streams and may do
+ * anything to them: replace `process.stdout.write` to silence it, `end()` or
+ * `destroy()` them, close the descriptor. So:
+ *
+ * - markers are written with the `write` method the stream had when the
+ *   worker started (or, in a thread, posted straight to the parent), so a
+ *   replaced `process.stdout.write` cannot swallow them;
+ * - an error on either stream (a write after `end()`, EPIPE, EBADF) is
+ *   caught here: left alone it would kill the worker later, while another,
+ *   innocent task runs;
+ * - `check()` says when a stream became unusable (ended, destroyed,
+ *   failed): the worker then stops taking tasks and is replaced, and no task
+ *   is blamed; the one that did it keeps its outcome;
+ * - `flushed()` waits (bounded) until what a task wrote left the process,
+ *   so that its output is not held back behind the next task, which may
+ *   block the event loop that writes it.
+ *
+ * Whatever escapes this (a `_write` replaced by one that never calls back,
+ * a native addon closing descriptors) only delays the parent's view of the
+ * output: the parent waits for a task's end markers a bounded time.
+ */
+
+/** How long a worker waits for the output of the last task to leave before the next task (ms). */
+export const OUTPUT_FLUSH_MS = 5_000;
+
+type Stream = NodeJS.WriteStream;
+
+interface Watched {
+  readonly name: 'stdout' | 'stderr';
+  readonly stream: Stream;
+  /** The stream's `write` when the worker started. */
+  readonly write: Stream['write'];
+}
+
+export class OutputGuard {
+  readonly #streams: Watched[] = [];
+  readonly #post: ((text: string) => void) | undefined;
+  /** The first error either stream reported. */
+  #failure: string | undefined;
+
+  /**
+   * `post`, when given, delivers a marker to the parent by other means than
+   * the streams (a worker thread's message port), in order with the output.
+   */
+  constructor(post?: (text: string) => void) {
+    this.#post = post;
+    for (const name of ['stdout', 'stderr'] as const) {
+      const stream = process[name];
+      this.#streams.push({ name, stream, write: stream.write });
+      stream.on('error', (error: unknown) => {
+        this.#failure ??= `${name} failed: ${messageOf(error)}`;
+      });
+    }
+  }
+
+  /** Writes a marker into both streams; never throws. */
+  mark(text: string): void {
+    if (this.#post !== undefined) {
+      this.#post(text);
+      return;
+    }
+    for (const { name, stream, write } of this.#streams) {
+      if (unusable(stream) !== undefined) continue;
+      try {
+        write.call(stream, text);
+      } catch (error) {
+        this.#failure ??= `${name} failed: ${messageOf(error)}`;
+      }
+    }
+  }
+
+  /** Why the streams can no longer carry output, or `undefined` while they can. */
+  check(): string | undefined {
+    if (this.#failure !== undefined) return this.#failure;
+    for (const { name, stream } of this.#streams) {
+      const why = unusable(stream);
+      if (why !== undefined) return `${name} was ${why}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * `undefined` when nothing written is waiting in the streams; else a
+   * promise that resolves once it left the process (with `undefined`), or
+   * after OUTPUT_FLUSH_MS with the reason the output is stuck.
+   */
+  flushed(): Promise<string | undefined> | undefined {
+    const waiting = this.#streams.filter(
+      ({ stream }) => unusable(stream) === undefined && stream.writableLength > 0,
+    );
+    if (waiting.length === 0) return undefined;
+    return new Promise((resolve) => {
+      let left = waiting.length;
+      const timer = setTimeout(() => {
+        const names = waiting.map(({ name }) => name).join(' and ');
+        resolve(`${names} did not take its output for ${OUTPUT_FLUSH_MS} ms`);
+      }, OUTPUT_FLUSH_MS);
+      const done = (): void => {
+        if (--left > 0) return;
+        clearTimeout(timer);
+        resolve(undefined);
+      };
+      for (const { name, stream, write } of waiting) {
+        try {
+          // Writes complete in order: the callback of an empty write runs
+          // once everything written before it is out (or the stream failed,
+          // which check() then reports).
+          write.call(stream, '', 'utf8', done);
+        } catch (error) {
+          this.#failure ??= `${name} failed: ${messageOf(error)}`;
+          done();
+        }
+      }
+    });
+  }
+}
+
+function unusable(stream: Stream): string | undefined {
+  if (stream.destroyed) return 'destroyed';
+  if (stream.writableEnded) return 'ended';
+  if (stream.errored !== null && stream.errored !== undefined) return 'failed';
+  return undefined;
+}
+
+function messageOf(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return 'an error that cannot be described';
+  }
+}
