@@ -27,8 +27,8 @@ export interface Connection {
   readonly bullmq: BullRedisOptions;
   /** Where, for messages (no password). */
   readonly where: string;
-  /** A new client (it connects at once). */
-  client(name: string): RedisClient;
+  /** A new client (it connects at once), with extra ioredis options. */
+  client(name: string, extra?: RedisOptions): RedisClient;
 }
 
 /** Validates `connection` and returns how to make clients. */
@@ -64,11 +64,9 @@ export function parseConnection(value: unknown): Connection {
   return {
     bullmq: (url === undefined ? common : { ...common, url }) as BullRedisOptions,
     where,
-    client(name: string): RedisClient {
-      const client =
-        url === undefined
-          ? new Redis({ ...common, connectionName: name })
-          : new Redis(url, { ...common, connectionName: name });
+    client(name: string, extra?: RedisOptions): RedisClient {
+      const own = { ...common, ...extra, connectionName: name };
+      const client = url === undefined ? new Redis(own) : new Redis(url, own);
       // ioredis reports connection errors as 'error' events; the owner
       // watches 'ready' and 'close'. Without a listener they would be
       // printed as "Unhandled error event".

@@ -103,6 +103,8 @@ export class WorkerNode {
   readonly #o: CheckedNodeOptions;
   readonly #host = hostname();
   readonly #running = new Map<string, Running>();
+  /** Module specs as sent, resolved against the root (the root does not change). */
+  readonly #resolved = new Map<string, string>();
   readonly #cancelledJobs = new Map<string, number>();
   readonly #watermarks = new Map<string, { upTo: number; at: number }>();
   /** Executors whose task threw CancelAll here, until their cancel message arrives. */
@@ -149,7 +151,9 @@ export class WorkerNode {
     this.#sub = sub;
     await sub.subscribe(names.cancel);
     this.#pool = new ProcessPoolExecutor(o.pool);
-    const worker = new Worker(o.queue, (job, _token, signal) => this.#process(job, signal), {
+    // Two parameters: BullMQ then makes no AbortController per job (cancellation
+    // comes over this package's own channel, see #onCancel).
+    const worker = new Worker(o.queue, (job: Job) => this.#process(job), {
       connection: o.connection.bullmq,
       prefix: o.prefix,
       concurrency: o.concurrency,
@@ -213,7 +217,7 @@ export class WorkerNode {
   }
 
   /** The BullMQ processor: one job, run in the local pool; never throws for task errors. */
-  async #process(job: Job, signal: AbortSignal | undefined): Promise<Envelope> {
+  async #process(job: Job): Promise<Envelope> {
     const jobId = job.id ?? '';
     const data = parseJobData(job.data);
     if (data === undefined) {
@@ -243,7 +247,13 @@ export class WorkerNode {
       }
       fn = data.f;
     } else {
-      fn = { m: resolveModule(data.f.m, this.#o.root), e: data.f.e };
+      let m = this.#resolved.get(data.f.m);
+      if (m === undefined) {
+        m = resolveModule(data.f.m, this.#o.root);
+        // Bounded: a queue writer could send endless distinct names.
+        if (this.#resolved.size < 1000) this.#resolved.set(data.f.m, m);
+      }
+      fn = { m, e: data.f.e };
     }
     const started = performance.now();
     const future = this.#pool!.submit(RUNNER, [fn, data.a, data.k, limit], {
@@ -253,10 +263,6 @@ export class WorkerNode {
     });
     this.#running.set(jobId, { executor: data.x, seq: data.s, future });
     this.#changed();
-    const onAbort = (): void => {
-      future.cancel({ running: true });
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const result = await future;
       if (result.s === 1) this.#failed++;
@@ -284,7 +290,6 @@ export class WorkerNode {
       };
     } finally {
       this.#completed++;
-      signal?.removeEventListener('abort', onAbort);
       this.#running.delete(jobId);
       this.#changed();
     }

@@ -36,6 +36,12 @@ export function findRedisServer(): string | undefined {
   return undefined;
 }
 
+/** Servers still running, killed if this process exits without stopping them (^C, a crash). */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** A redis-server process on 127.0.0.1:`port`. */
 export class RedisServer {
   readonly port: number;
@@ -129,6 +135,8 @@ export class RedisServer {
         if (output.includes('Ready to accept connections')) {
           finish();
           this.#child = child;
+          running.add(child);
+          child.once('exit', () => running.delete(child));
           // Keep reading, so that a full pipe never blocks the server.
           child.stdout?.resume();
           child.stderr?.resume();

@@ -21,6 +21,12 @@ export interface NodeOptions {
   args?: string[];
 }
 
+/** Nodes still running, killed if the test runner exits without stopping them. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** A `concurrent-futures worker` process. */
 export class NodeProcess {
   readonly child: ChildProcess;
@@ -39,8 +45,12 @@ export class NodeProcess {
     child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       this.#output += text;
     });
+    running.add(child);
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('exit', (code, signal) => {
+        running.delete(child);
+        resolve({ code, signal });
+      });
     });
   }
 
