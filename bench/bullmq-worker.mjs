@@ -3,7 +3,9 @@
 // (BullMQ's own child processes, the processor in a file).
 //   node bench/bullmq-worker.mjs <redis-url> <queue> <concurrency> [sandboxed]
 import { Worker } from 'bullmq';
-import * as tasks from './distributed-tasks.mjs';
+import { double, noop, wait20 } from './distributed-tasks.mjs';
+
+const tasks = { double, noop, wait20 };
 
 const [url, queue, concurrency, mode] = process.argv.slice(2);
 const processor =

@@ -410,7 +410,8 @@ export async function runDistributedSection(options: {
       series.values.push(await what());
       if (tasks !== undefined && lastCpu !== undefined) {
         const perTask = (ms: number): number => (ms * 1000) / tasks;
-        (series.cpu ??= []).push({
+        series.cpu ??= [];
+        series.cpu.push({
           submitter: perTask(lastCpu.submitter),
           worker: perTask(lastCpu.worker),
           redis: perTask(lastCpu.redis),

@@ -5,6 +5,7 @@
  * finished jobs leave Redis.
  */
 import { hostname } from 'node:os';
+import { Queue, QueueEvents } from 'bullmq';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import {
@@ -13,7 +14,15 @@ import {
   task,
   ValueTooLargeError,
 } from '../lib/distributed/index.js';
-import { asCompleted, Future, task as localTask, ProcessPoolExecutor, wait } from '../lib/index.js';
+import {
+  asCompleted,
+  Future,
+  task as localTask,
+  ProcessPoolExecutor,
+  TaskTimeoutError,
+  WorkerCrashedError,
+  wait,
+} from '../lib/index.js';
 import { expectNoChildren } from './support/hooks.js';
 import { RedisServer } from './support/redis.js';
 import { FIXTURES, NodeProcess } from './support/worker-nodes.js';
@@ -152,6 +161,45 @@ describe('DistributedExecutor (real redis-server, real worker nodes)', function 
     expect(String(missing)).to.match(/no-such-module\.mjs/);
     const noExport = await ex.submit(task('./tasks.mjs', 'nope'), []).exception();
     expect((noExport as Error).message).to.match(/export a function named 'nope'/);
+  });
+
+  it('a task that kills its worker process or overruns its timeout fails only its own future; the node goes on', async () => {
+    await using ex = open();
+    const crashed = await ex.submit(ref('exitWith'), [3]).exception();
+    expect(crashed).to.be.instanceOf(WorkerCrashedError);
+    expect((crashed as WorkerCrashedError).exitCode).to.equal(3);
+    const stuck = await ex.submit(ref('spin'), [], { timeout: 300 }).exception();
+    expect(stuck).to.be.instanceOf(TaskTimeoutError);
+    expect(await ex.submit(ref('add'), [2, 2])).to.equal(4);
+  });
+
+  it('garbage written to the queue and to its channels disturbs neither nodes nor executors', async () => {
+    await using ex = open();
+    const connection = { host: '127.0.0.1', port: redis.port };
+    const writer = new Queue(queue, { connection });
+    const events = new QueueEvents(queue, { connection, lastEventId: '0-0' });
+    const client = new Redis(redis.url);
+    try {
+      const job = await writer.add('hostile', {
+        hello: 'world',
+        v: 1,
+        f: { src: 'process.exit()' },
+      });
+      const answer = (await job.waitUntilFinished(events, 20_000)) as { s: number; d: string };
+      expect(answer.s).to.equal(1);
+      await job.remove();
+      for (const text of ['not json', '{"x": 5, "ids": [1, {}], "upTo": "all"}', 'null', '[]']) {
+        await client.publish(`bull:${queue}:cf:cancel`, text);
+        await client.publish(`bull:${queue}:cf:nodes`, text);
+      }
+      await client.publish(`bull:${queue}:cf:nodes`, JSON.stringify({ id: 'fake', pid: 'x' }));
+      expect(await ex.submit(ref('add'), [3, 4])).to.equal(7);
+      expect(ex.stats().nodes.map((n) => n.id)).to.not.include('fake');
+    } finally {
+      client.disconnect();
+      await events.close();
+      await writer.close();
+    }
   });
 
   it('returns map results in input order, streamed or as an array, with chunks', async () => {

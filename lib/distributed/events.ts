@@ -30,7 +30,9 @@ export interface DistributedTaskEvent {
 export interface NodeStats {
   /** The node's id (its `name`, or `host:pid`, plus a random suffix). */
   id: string;
+  /** Host name of its machine. */
   host: string;
+  /** Process id of the node. */
   pid: number;
   /** Jobs it takes at once. */
   concurrency: number;
@@ -50,26 +52,82 @@ export interface NodeStats {
   lastHeartbeat: number;
 }
 
+/** `taskStarted`: a node began a task. */
+export interface DistributedTaskStartedEvent extends DistributedTaskEvent {
+  /** Milliseconds from submit to start. */
+  waitTime: number;
+}
+
+/** `taskFinished`: a task returned. */
+export interface DistributedTaskFinishedEvent extends DistributedTaskEvent {
+  /** What it returned (for a map chunk, the chunk's values). */
+  value: unknown;
+  /** Milliseconds it ran, as its node measured (-1 if unknown). */
+  runTime: number;
+  /** Milliseconds from submit to start. */
+  waitTime: number;
+}
+
+/** `taskFailed`: a task threw, timed out, or its node was lost with no retries left. */
+export interface DistributedTaskFailedEvent extends DistributedTaskEvent {
+  /** What the future rejects with. */
+  error: unknown;
+}
+
+/** `taskCancelled`: a task was cancelled, waiting or running. */
+export interface DistributedTaskCancelledEvent extends DistributedTaskEvent {
+  /** `true` if it was running (its node is told to stop it). */
+  wasRunning: boolean;
+  /** Why: a `CancelAll`, a signal's reason, or `undefined` for a plain `cancel()`. */
+  cause: unknown;
+}
+
+/** `taskRetried`: a task's node was lost (or its job vanished) and the task runs again. */
+export interface DistributedTaskRetriedEvent extends DistributedTaskEvent {
+  /** 1 for the first re-run. */
+  attempt: number;
+  /** What made it run again (a `WorkerCrashedError` naming the node, or a `JobLostError`). */
+  error: unknown;
+}
+
+/** `taskProgress`: task code called `currentTask().progress(value)`. */
+export interface DistributedTaskProgressEvent extends DistributedTaskEvent {
+  /** The value, with structured-clone fidelity. */
+  value: unknown;
+}
+
+/** `nodeSeen` and `nodeLost`. */
+export interface NodeEvent {
+  /** The node, as in `stats().nodes`. */
+  node: NodeStats;
+}
+
+/** `disconnected`: the connection to Redis was lost. */
+export interface DisconnectedEvent {
+  /** What the client reported. */
+  error: unknown;
+}
+
 /** The events of DistributedExecutor, by name. */
 export interface DistributedEvents {
   /** A node began a task. */
-  taskStarted: DistributedTaskEvent & { waitTime: number };
-  /** A task returned (for a chunk, `value` is its values). */
-  taskFinished: DistributedTaskEvent & { value: unknown; runTime: number; waitTime: number };
+  taskStarted: DistributedTaskStartedEvent;
+  /** A task returned. */
+  taskFinished: DistributedTaskFinishedEvent;
   /** A task threw, timed out, or its node was lost with no retries left. */
-  taskFailed: DistributedTaskEvent & { error: unknown };
+  taskFailed: DistributedTaskFailedEvent;
   /** A task was cancelled, waiting or running. */
-  taskCancelled: DistributedTaskEvent & { wasRunning: boolean; cause: unknown };
+  taskCancelled: DistributedTaskCancelledEvent;
   /** A task's node was lost (or its job vanished) and the task runs again. */
-  taskRetried: DistributedTaskEvent & { attempt: number; error: unknown };
+  taskRetried: DistributedTaskRetriedEvent;
   /** Task code reported progress with `currentTask().progress(value)`. */
-  taskProgress: DistributedTaskEvent & { value: unknown };
+  taskProgress: DistributedTaskProgressEvent;
   /** A node's first heartbeat reached this executor. */
-  nodeSeen: { node: NodeStats };
+  nodeSeen: NodeEvent;
   /** A node missed three heartbeats, or said goodbye. */
-  nodeLost: { node: NodeStats };
+  nodeLost: NodeEvent;
   /** The connection to Redis was lost; the executor waits up to `reconnectTimeout`. */
-  disconnected: { error: unknown };
+  disconnected: DisconnectedEvent;
   /** The connection is back; every unsettled task's job is checked. */
   reconnected: Record<string, never>;
 }

@@ -186,6 +186,7 @@ export class DistributedExecutor extends ExecutorBase {
    * Calls `fn(item)` for each item on the worker nodes, `chunksize` items
    * per job; results in input order, streamed (`for await`) or awaited as
    * an array. See `MapOptions`.
+   * @typeParam F - the function's type: its parameter types the items, its result the results.
    */
   override map<F extends (item: any) => any>(
     fn: Callable<F>,

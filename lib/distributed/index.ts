@@ -4,15 +4,25 @@
  *
  * Needs the optional peer dependencies `bullmq` and `ioredis`
  * (`npm install bullmq ioredis`); the core package never loads them.
+ *
+ * @module concurrent-futures/distributed
  */
 export type { RemoteErrorInfo } from './codec.js';
 export type { ConnectionOption } from './connection.js';
 export { InlineFunctionRefusedError, JobLostError, ValueTooLargeError } from './errors.js';
 export type {
+  DisconnectedEvent,
   DistributedEventName,
   DistributedEvents,
   DistributedListener,
+  DistributedTaskCancelledEvent,
   DistributedTaskEvent,
+  DistributedTaskFailedEvent,
+  DistributedTaskFinishedEvent,
+  DistributedTaskProgressEvent,
+  DistributedTaskRetriedEvent,
+  DistributedTaskStartedEvent,
+  NodeEvent,
   NodeStats,
 } from './events.js';
 export {

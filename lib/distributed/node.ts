@@ -67,8 +67,9 @@ export interface WorkerNodeStats {
   concurrency: number;
   /** Jobs it runs now. */
   active: number;
-  /** Jobs it finished (any outcome) and, of those, the ones that failed. */
+  /** Jobs it finished (any outcome). */
   completed: number;
+  /** Of those, the ones that failed. */
   failed: number;
 }
 

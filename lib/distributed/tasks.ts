@@ -75,10 +75,15 @@ export interface TaskSettings {
 
 /** Counters for `stats()`. */
 export interface TaskCounts {
+  /** Tasks submitted (a map chunk counts as one). */
   submitted: number;
+  /** Tasks that returned. */
   completed: number;
+  /** Tasks that failed (threw, timed out, node lost without retries, refused). */
   failed: number;
+  /** Tasks cancelled, waiting or running. */
   cancelled: number;
+  /** Re-runs after a node loss or a vanished job. */
   retried: number;
 }
 
