@@ -55,11 +55,17 @@ export class RedisServer {
 
   /** Starts a server on a free port; throws with INSTALL_HINT when there is no redis-server. */
   static async start(): Promise<RedisServer> {
+    if (findRedisServer() === undefined) throw new Error(INSTALL_HINT);
     const dir = mkdtempSync(join(tmpdir(), 'cf-redis-'));
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const port = 20_000 + Math.floor(Math.random() * 40_000);
-      const server = new RedisServer(port, dir);
-      if (await server.#launch()) return server;
+    try {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const port = 20_000 + Math.floor(Math.random() * 40_000);
+        const server = new RedisServer(port, dir);
+        if (await server.#launch()) return server;
+      }
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
     }
     rmSync(dir, { recursive: true, force: true });
     throw new Error('could not start redis-server on any of 20 random ports');
