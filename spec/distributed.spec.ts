@@ -150,13 +150,19 @@ describe('DistributedExecutor (real redis-server, real worker nodes)', function 
     expect((await ex.submit(ref('big'), [1024])).length).to.equal(1024);
   });
 
-  it('resolves relative paths against the node root; absolute URLs are used as they are', async () => {
+  it('resolves relative paths against the node root and module names from it; absolute URLs are used as they are', async () => {
     await using ex = open();
     const absolute = localTask<(a: number, b: number) => number>(
       new URL(`file://${FIXTURES}/tasks.mjs`),
       'add',
     );
     expect(await ex.submit(absolute, [2, 3])).to.equal(5);
+    // Module names: a built-in, and a package from the nodes' node_modules.
+    expect(
+      await ex.submit(task<(p: string) => string>('path', 'basename'), ['/a/b/c.txt']),
+    ).to.equal('c.txt');
+    const isAbortError = task<(e: unknown) => boolean>('abort-controller-x', 'isAbortError');
+    expect(await ex.submit(isAbortError, [new Error('no')])).to.equal(false);
     const missing = await ex.submit(task('./no-such-module.mjs', 'x'), []).exception();
     expect(String(missing)).to.match(/no-such-module\.mjs/);
     const noExport = await ex.submit(task('./tasks.mjs', 'nope'), []).exception();

@@ -16,7 +16,7 @@
  * References made from relative paths or module names are meant for
  * DistributedExecutor; a local pool cannot resolve them.
  */
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type AnyFunction, task as localTask, type TaskRef } from '../index.js';
@@ -78,6 +78,7 @@ export function resolveModule(spec: string, root: string): string {
   if (HAS_SCHEME.test(spec) && !WINDOWS_DRIVE.test(spec)) return spec;
   if (isAbsolute(spec) || WINDOWS_DRIVE.test(spec)) return pathToFileURL(spec).href;
   if (isRelative(spec)) return pathToFileURL(resolve(root, spec)).href;
+  if (isBuiltin(spec)) return spec.startsWith('node:') ? spec : `node:${spec}`;
   try {
     return pathToFileURL(createRequire(join(root, 'noop.js')).resolve(spec)).href;
   } catch {
