@@ -4,6 +4,7 @@
  * progress, stats and events, inline functions, size limits, and that
  * finished jobs leave Redis.
  */
+import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { Queue, QueueEvents } from 'bullmq';
 import { expect } from 'chai';
@@ -25,7 +26,7 @@ import {
 } from '../lib/index.js';
 import { expectNoChildren } from './support/hooks.js';
 import { RedisServer } from './support/redis.js';
-import { FIXTURES, NodeProcess } from './support/worker-nodes.js';
+import { CLI, FIXTURES, NodeProcess } from './support/worker-nodes.js';
 
 // The fixture module is JavaScript: its functions are typed loosely here.
 type Fn = (...args: any[]) => any;
@@ -349,6 +350,32 @@ describe('DistributedExecutor (real redis-server, real worker nodes)', function 
     } finally {
       client.disconnect();
     }
+  });
+
+  it('the worker command prints its help, and refuses a bad command line with exit code 2', async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'worker', ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (text: string) => {
+          out += text;
+        });
+        child.stderr.setEncoding('utf8').on('data', (text: string) => {
+          out += text;
+        });
+        child.once('exit', (code) => resolve({ code, out }));
+      });
+    const help = await run(['--help']);
+    expect(help.code).to.equal(0);
+    expect(help.out).to.match(/Usage: concurrent-futures worker --redis <url> --queue <name>/);
+    const missing = await run(['--queue', 'q']);
+    expect(missing.code).to.equal(2);
+    expect(missing.out).to.match(/missing --redis <url>/);
+    const bad = await run(['--redis', redis.url, '--queue', 'q', '--concurrency', 'lots']);
+    expect(bad.code).to.equal(2);
+    expect(bad.out).to.match(/--concurrency expects an integer >= 1, got 'lots'/);
   });
 
   it('throws ExecutorShutdownError after shutdown, and validates its options', async () => {

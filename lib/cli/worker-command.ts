@@ -124,9 +124,10 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   const say = (line: string): void => {
     if (!config.quiet) process.stdout.write(`${line}\n`);
   };
-  const { startWorker } = await import('../distributed/index.js');
-  let node: Awaited<ReturnType<typeof startWorker>>;
+  let node: import('../distributed/index.js').WorkerNode;
   try {
+    // Loaded here only: a missing bullmq or ioredis is reported like any other start failure.
+    const { startWorker } = await import('../distributed/index.js');
     node = await startWorker({
       connection: config.redis,
       queue: config.queue,
