@@ -67,19 +67,26 @@ describe('DistributedExecutor faults (real redis-server, real worker nodes)', fu
       const items = Array.from({ length: 2000 }, (_, x) => ({ x, dir: dir.path }));
       const results = Promise.resolve(ex.map(hangOnVictim, items, { buffersize: 100 }));
       results.catch(() => {});
-      // The victim hangs on every task it takes: kill it once it holds one.
+      // The victim hangs on every task it takes: kill it once it holds three
+      // (all its slots) and its heartbeat listing them reached the executor.
       await waitUntil(
-        () => readdirSync(dir.path).some((f) => f.startsWith('hang.')),
-        'the victim holding a task',
+        () => readdirSync(dir.path).filter((f) => f.startsWith('hang.')).length === 3,
+        'the victim holding three tasks',
       );
+      await waitUntil(
+        () => ex.stats().nodes.some((n) => n.id === victim.id && n.active === 3),
+        "the victim's heartbeat listing them",
+      );
+
       victim.kill('SIGKILL');
       expect(await results).to.deep.equal(items.map(({ x }) => x * 2));
-      expect(retried.length).to.be.at.least(1);
       for (const error of retried) {
         expect(error).to.be.instanceOf(WorkerCrashedError);
         expect((error as WorkerCrashedError).reason).to.equal('node-lost');
       }
-      expect(retried.some((error) => (error as Error).message.includes(victim.id))).to.equal(true);
+      // Each of the victim's three tasks ran again, with an error naming the victim.
+      const naming = retried.filter((error) => (error as Error).message.includes(victim.id));
+      expect(naming).to.have.length(3);
       await ex.shutdown();
       // Nothing of the map is left in Redis.
       expect(await client.keys(`bull:${queue}:${ex.id}.*`)).to.deep.equal([]);
