@@ -11,6 +11,11 @@
  *   --contestants <c,...> contestants to run (default: all)
  *   --json <file>         also write raw results and the summary as JSON
  *   --quick               smoke variant: tiny sizes, 1 round, a few seconds
+ *   --no-distributed      skip the distributed section (bench/distributed.ts)
+ *   --distributed-only    run only the distributed section
+ *
+ * The distributed section (DistributedExecutor against bare BullMQ) runs
+ * after the tables when redis-server is installed; see bench/distributed.ts.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +32,7 @@ import {
   WORKLOADS,
   type WorkloadName,
 } from './config.js';
+import { runDistributedSection } from './distributed.js';
 
 const CONTESTANT_JS = fileURLToPath(new URL('./contestant.js', import.meta.url));
 const ROOT = new URL('../../', import.meta.url);
@@ -37,9 +43,11 @@ interface Options {
   contestants: string[];
   json: string | undefined;
   quick: boolean;
+  /** 'also': after the tables; 'only': nothing else; 'no': skipped. */
+  distributed: 'also' | 'only' | 'no';
 }
 
-const USAGE = `usage: node dist/bench/run.js [--rounds n] [--only w1,w2] [--contestants c1,c2] [--json file] [--quick]
+const USAGE = `usage: node dist/bench/run.js [--rounds n] [--only w1,w2] [--contestants c1,c2] [--json file] [--quick] [--no-distributed | --distributed-only]
   workloads:   ${WORKLOAD_NAMES.join(', ')}
   contestants: ${CONTESTANTS.map((c) => c.name).join(', ')}`;
 
@@ -54,6 +62,7 @@ function parseArgs(argv: string[]): Options {
   let contestants = CONTESTANTS.map((c) => c.name);
   let json: string | undefined;
   let quick = false;
+  let distributed: Options['distributed'] = 'also';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -95,6 +104,12 @@ function parseArgs(argv: string[]): Options {
       case '--quick':
         quick = true;
         break;
+      case '--no-distributed':
+        distributed = 'no';
+        break;
+      case '--distributed-only':
+        distributed = 'only';
+        break;
       case '--help':
       case '-h':
         console.log(USAGE);
@@ -104,7 +119,7 @@ function parseArgs(argv: string[]): Options {
         fail(`unknown option ${String(arg)}`);
     }
   }
-  return { rounds: rounds ?? (quick ? 1 : 5), only, contestants, json, quick };
+  return { rounds: rounds ?? (quick ? 1 : 5), only, contestants, json, quick, distributed };
 }
 
 // ------------------------------------------------------------ measurements
@@ -409,6 +424,10 @@ function nodeStartMs(env: NodeJS.ProcessEnv, samples: number): number {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  if (options.distributed === 'only') {
+    await distributedSection(options);
+    return;
+  }
   const sizes = options.quick ? QUICK_SIZES : FULL_SIZES;
   const startedAt = new Date();
 
@@ -542,6 +561,16 @@ async function main(): Promise<void> {
   }
 
   if (results.some((r) => r.error !== undefined)) process.exitCode = 1;
+  if (options.distributed === 'also') await distributedSection(options);
+}
+
+async function distributedSection(options: Options): Promise<void> {
+  const section = await runDistributedSection({
+    quick: options.quick,
+    rounds: options.quick ? 1 : Math.min(options.rounds, 3),
+  });
+  console.log(`\n${section.markdown}`);
+  if (section.failed) process.exitCode = 1;
 }
 
 await main();

@@ -3,6 +3,8 @@
  *
  * The public entry. Everything a user imports, in the parent or inside task
  * code, comes from here.
+ *
+ * @module concurrent-futures
  */
 
 export { currentTask, type TaskContext } from './current-task.js';

@@ -17,5 +17,8 @@ describe('benchmark smoke run', function () {
     }
     expect(stdout).to.match(/\| \*\*ours-process\*\* \| [\d,.]+ \|/);
     expect(stdout).to.match(/\| \*\*ours-thread\*\* \| [\d,.]+ \|/);
+    // The distributed section (redis-server is installed wherever the suite runs).
+    expect(stdout).to.include('## Distributed: DistributedExecutor against bare BullMQ');
+    expect(stdout).to.match(/### tiny: 200 no-op tasks[\s\S]*\| \*\*ours\*\* \| [\d,.]+ \|/);
   });
 });

@@ -2,13 +2,15 @@
 /**
  * The `concurrent-futures` command: `concurrent-futures map <module>
  * [export]` calls a module's exported function once per JSON Lines input
- * record on worker processes. See docs/cli.md.
+ * record on worker processes (docs/cli.md); `concurrent-futures worker`
+ * runs a worker node of concurrent-futures/distributed (worker-command.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, USAGE, UsageError } from './args.js';
 import { EXIT, runMap } from './run.js';
+import { runWorkerCommand } from './worker-command.js';
 
 /** Writes `text` and resolves once it is out: process.exit must not cut a pipe's write short. */
 function say(stream: NodeJS.WriteStream, text: string): Promise<void> {
@@ -34,6 +36,7 @@ function version(): string {
 
 async function main(argv: string[]): Promise<number> {
   try {
+    if (argv[0] === 'worker') return await runWorkerCommand(argv.slice(1));
     const command = parseCommandLine(argv);
     if (command.kind === 'help') {
       await say(process.stdout, `${USAGE}\n`);
