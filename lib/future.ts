@@ -18,6 +18,12 @@ import type { TaskOutput } from './engine/output.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 import { validateOptions, validateSignal, validateTimeout } from './validate.js';
 
+/**
+ * Re-exported: the engine describes errors through this module (the helper
+ * itself lives in describe.ts). @internal
+ */
+export { describeError };
+
 /** The states of a Future, readable as `future.state`. */
 export type FutureState = 'pending' | 'running' | 'cancelled' | 'finished';
 

@@ -8,6 +8,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { messageOf } from '../describe.js';
 import { CancelAll, ProcessPoolExecutor, task, WorkerCrashedError } from '../index.js';
 import { type MapConfig, UsageError } from './args.js';
 import type { probe, runBatch } from './batch-task.js';
@@ -23,10 +24,6 @@ const batchTask = task<typeof runBatch>(HELPER, 'runBatch');
 
 /** Exit codes, as documented in docs/cli.md. */
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** The module's absolute path; a missing file is a usage error before any worker starts. */
 function modulePathOf(config: MapConfig): string {
@@ -73,7 +70,7 @@ async function probeModule(url: string, config: MapConfig, signal: AbortSignal):
         `<module> '${config.modulePath}' crashed its worker while loading (${error.message})`,
       );
     }
-    throw new UsageError(`cannot load <module> '${config.modulePath}': ${describe(error)}`);
+    throw new UsageError(`cannot load <module> '${config.modulePath}': ${messageOf(error)}`);
   } finally {
     await pool.shutdown({ cancelFutures: true });
   }
