@@ -6,6 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { inheritedExecArgv, refuseAccidentalPool, workerEnv } from './exec-argv.js';
 import { isPoolMessage, type WorkerMessage } from './protocol.js';
 import {
   type ExitInfo,
@@ -58,14 +59,6 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/**
- * The parent's execArgv minus debugger flags: a child started with the
- * parent's `--inspect=9229` would fail to bind the same port.
- */
-export function inheritedExecArgv(): string[] {
-  return process.execArgv.filter((arg) => !/^--(inspect|debug)(-brk|-port|-wait)?(=|$)/.test(arg));
-}
-
 class ProcessWorker implements WorkerHandle {
   readonly #child: ChildProcess;
 
@@ -101,13 +94,16 @@ class ProcessWorker implements WorkerHandle {
 export const processTransport: Transport = {
   kind: 'process',
   spawn(options: SpawnOptions, events: WorkerEvents): WorkerHandle {
+    // Before anything: a worker must not start workers of its own by accident.
+    refuseAccidentalPool();
     const piped = options.stdio !== 'inherit';
     const child = fork(ENTRY, [], {
       serialization: 'advanced',
       // stderr always passes through the parent, for the tail in crash
       // reports; stdout too when it is captured or piped.
       stdio: ['ignore', piped ? 'pipe' : 'inherit', 'pipe', 'ipc'],
-      env: options.env,
+      env: workerEnv(options.env),
+      // Never the parent's -e/-p/--input-type...: see exec-argv.ts.
       execArgv: options.execArgv ?? inheritedExecArgv(),
       cwd: options.cwd,
       detached: true,

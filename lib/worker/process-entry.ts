@@ -7,8 +7,13 @@
 import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { encodeError } from '../engine/error-codec.js';
+import { markWorkerEntryStarted } from '../engine/exec-argv.js';
 import { PROTOCOL_TAG } from '../engine/protocol.js';
 import { flushOnExit, WorkerRuntime } from './runtime.js';
+
+// First: from here on, code in this process runs as tasks (or what they
+// import), which may start pools of their own on purpose.
+markWorkerEntryStarted();
 
 /**
  * How often the watchdog thread checks that the parent is still there (ms).
