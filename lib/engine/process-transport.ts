@@ -7,6 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { inheritedExecArgv, refuseAccidentalPool, workerEnv } from './exec-argv.js';
+import { killTree } from './kill-tree.js';
 import { isPoolMessage, type WorkerMessage } from './protocol.js';
 import {
   type ExitInfo,
@@ -40,23 +41,16 @@ function installExitHook(): void {
 }
 
 /**
- * Signals the worker's whole process group, so that processes started by
- * task code go too. Workers are group leaders (`detached: true`), which also
- * keeps a terminal's Ctrl-C away from them: the parent decides what an
- * interrupt means for running tasks.
+ * Signals the worker with everything task code started in it: its process
+ * group and, found by walking the process tree, descendants that made a
+ * group of their own (see kill-tree.ts). Workers are group leaders
+ * (`detached: true`), which also keeps a terminal's Ctrl-C away from them:
+ * the parent decides what an interrupt means for running tasks.
  */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+function killGroup(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL'): void {
   const pid = child.pid;
   if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // Already gone.
-    }
-  }
+  killTree(pid, signal);
 }
 
 class ProcessWorker implements WorkerHandle {
