@@ -27,7 +27,11 @@ import { rejectionOf } from './support/futures.js';
 import { tempDir, touch, waitForFile } from './support/handshake.js';
 
 /** Declared for the compiler: inline task code gets `currentTask` from the worker. */
-declare function currentTask(): { id: number; signal: AbortSignal };
+declare function currentTask(): {
+  id: number;
+  signal: AbortSignal;
+  progress(value: unknown): void;
+};
 
 const EXECUTORS: ReadonlyArray<[string, (options: PoolOptions) => PoolExecutor]> = [
   ['ProcessPoolExecutor', (options) => new ProcessPoolExecutor(options)],
@@ -255,6 +259,48 @@ for (const [label, make] of EXECUTORS) {
           expect(runsIn(file), 'runs of the task').to.equal(1);
         });
       }
+
+      it('a result that V8 can write but not read back (an error that is its own cause) fails its own future; the parent neither hangs nor crashes', async () => {
+        // Sent as is, a thread's message was dropped (the future waited
+        // forever) and a process's parent threw inside Node's IPC reader.
+        pool = make({ maxWorkers: 1 });
+        const before = await pool.submit(whoAmI);
+        const selfCaused = () => {
+          const e = new Error('its own cause');
+          Object.defineProperty(e, 'cause', { value: [e], configurable: true, writable: true });
+          return e;
+        };
+        const error = await rejectionOf(pool.submit(selfCaused));
+        expect(error).to.be.instanceOf(TypeError);
+        expect((error as Error).message).to.match(
+          /^The task's result cannot be sent to the parent/,
+        );
+        const mapped = await rejectionOf(
+          Promise.resolve(
+            pool.map(
+              (n: number) => {
+                if (n !== 1) return n;
+                const e = new Error('in a chunk');
+                Object.defineProperty(e, 'cause', { value: { e }, configurable: true });
+                return e;
+              },
+              [0, 1, 2],
+              { chunksize: 3 },
+            ),
+          ),
+        );
+        expect(mapped).to.be.instanceOf(TypeError);
+        const progress = await rejectionOf(
+          pool.submit(() => {
+            const e = new Error('progress');
+            Object.defineProperty(e, 'cause', { value: e, configurable: true });
+            currentTask().progress(e);
+          }),
+        );
+        expect(progress).to.be.instanceOf(TypeError);
+        expect((progress as Error).message).to.include('progress()');
+        expect(await pool.submit(whoAmI)).to.equal(before);
+      });
 
       it('a result with a getter that throws when cloned fails its own future with a TypeError saying why', async () => {
         pool = make({ maxWorkers: 1 });

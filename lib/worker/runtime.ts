@@ -33,6 +33,13 @@ import { CancelledError, TaskTimeoutError } from '../errors.js';
 import { unwrapTransfer } from '../transfer.js';
 import { Context } from './context.js';
 import { FunctionCache, type Resolved, withHint } from './functions.js';
+import {
+  copyLikeThreads,
+  type Sendable,
+  type SendableTransfer,
+  sendable,
+  sendableTransfer,
+} from './sendable.js';
 
 /** How the runtime talks to its parent. */
 export interface WorkerChannel {
@@ -91,11 +98,14 @@ export class WorkerRuntime {
   /** `stdio: 'capture'` or `'pipe'`: the nonce of the task markers. */
   #markers: string | undefined;
   readonly #sendProgress = (id: number, value: unknown): void => {
-    this.#track(this.#channel.send({ cf: PROTOCOL_TAG, k: 'progress', id, value }));
+    const safe = sendable(value, 'progress value');
+    if (!safe.ok) throw safe.error.cause;
+    this.#track(this.#channel.send({ cf: PROTOCOL_TAG, k: 'progress', id, value: safe.value }));
   };
 
   constructor(channel: WorkerChannel) {
     this.#channel = channel;
+    if (channel.thread) copyLikeThreads();
   }
 
   /** Entry point for every message from the parent. */
@@ -373,11 +383,20 @@ export class WorkerRuntime {
   #outcome(id: number, ok: boolean, value: unknown, ms: number, chunk = false): void {
     if (this.#results.length === 0) this.#resultsSince = performance.now();
     if (ok && !chunk) {
+      // A chunk's values were made sendable one by one, as they came.
       const moved = unwrapTransfer(value);
-      if (moved !== undefined) {
-        value = moved.value;
-        this.#resultsTransfer ??= [];
-        this.#resultsTransfer.push(...moved.list);
+      const safe: Sendable | SendableTransfer =
+        moved === undefined ? sendable(value) : sendableTransfer(moved.value, moved.list);
+      if (!safe.ok) {
+        ok = false;
+        value = safe.error;
+      } else {
+        value = safe.value;
+        const list = (safe as { list?: TransferListItem[] }).list;
+        if (list !== undefined && list.length > 0) {
+          this.#resultsTransfer ??= [];
+          this.#resultsTransfer.push(...list);
+        }
       }
     }
     const encoded = ok ? undefined : encodeError(value);
@@ -522,7 +541,9 @@ function runChunk(
     if (thenable) {
       return finishChunkAsync(resolved, items, i, value as PromiseLike<unknown>, values, context);
     }
-    values.push(value);
+    const safe = sendable(value);
+    if (!safe.ok) return { values, failed: true, error: encodeError(safe.error) };
+    values.push(safe.value);
   }
   return { values, failed: false };
 }
@@ -539,11 +560,15 @@ async function finishChunkAsync(
     if (i > from && context.aborted) {
       return { values, failed: true, error: encodeError(context.signal.reason) };
     }
+    let value: unknown;
     try {
-      values.push(await (i === from ? first : resolved.fn(items[i])));
+      value = await (i === from ? first : resolved.fn(items[i]));
     } catch (error) {
       return { values, failed: true, error: encodeError(withHint(error, resolved)) };
     }
+    const safe = sendable(value);
+    if (!safe.ok) return { values, failed: true, error: encodeError(safe.error) };
+    values.push(safe.value);
   }
   return { values, failed: false };
 }
