@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import {
+  ArgumentTypeError,
   CancelAll,
   CancelledError,
   Future,
@@ -557,6 +558,25 @@ describe('describing hostile values in the parent', () => {
       expect(String(future)).to.match(/^Future<finished: raised /);
       void future.exception();
     }
+  });
+
+  it('an option or a task() argument that cannot be described is still refused with an ArgumentTypeError', () => {
+    const hostile = {
+      toString() {
+        throw new Error('toString');
+      },
+      [Symbol.for('nodejs.util.inspect.custom')]() {
+        throw new Error('inspect');
+      },
+    };
+    expect(() => new ProcessPoolExecutor({ maxWorkers: hostile as unknown as number })).to.throw(
+      ArgumentTypeError,
+      /maxWorkers/,
+    );
+    expect(() => task(new URL('file:///x.mjs'), hostile as unknown as string)).to.throw(
+      ArgumentTypeError,
+      /exportName/,
+    );
   });
 
   it('a CancelAll made with a reason that cannot be serialised or described has a message', () => {
