@@ -4,8 +4,9 @@
  * Each class has a stable `code` (Node style) so callers can match on it
  * instead of on message text, accepts `{ cause }`, and keeps `instanceof`
  * working in the parent also for errors that were thrown in a worker: the
- * protocol rebuilds them from their `name` (see `lib/engine/error-codec.ts`).
+ * protocol rebuilds them from their `code` (see `lib/engine/error-codec.ts`).
  */
+import { describe, isInstance, messageOf } from './describe.js';
 
 /** Options accepted by every error constructor of this package. */
 export interface FuturesErrorOptions {
@@ -153,14 +154,17 @@ export class CancelAll extends FuturesError {
   }
 }
 
+/** The reason as text for the message; never throws, whatever the reason is. */
 function describeReason(reason: unknown): string {
   if (typeof reason === 'string') return reason;
-  if (reason instanceof Error) return reason.message;
+  if (isInstance(reason, Error)) return messageOf(reason);
   try {
-    return JSON.stringify(reason) ?? String(reason);
+    const json = JSON.stringify(reason);
+    if (json !== undefined) return json;
   } catch {
-    return String(reason);
+    // BigInt, a cycle, a toJSON that throws: described below.
   }
+  return describe(reason);
 }
 
 /** An argument or option has the wrong type. Node's `ERR_INVALID_ARG_TYPE`. */
@@ -189,8 +193,9 @@ named(ArgumentTypeError, 'TypeError', 'ERR_INVALID_ARG_TYPE');
 named(ArgumentRangeError, 'RangeError', 'ERR_OUT_OF_RANGE');
 
 /**
- * The classes a worker-side error can be rebuilt as in the parent, by name.
- * Built-in Error subclasses are resolved from the global object.
+ * The classes a worker-side error can be rebuilt as in the parent, found by
+ * their `code` (the brand each class carries on its prototype). Built-in
+ * Error subclasses are found by name in the codec.
  */
 export const errorClasses: Readonly<Record<string, new (...args: any[]) => Error>> = {
   FuturesError,

@@ -13,9 +13,16 @@
  */
 import { inspect } from 'node:util';
 import pDefer, { type DeferredPromise } from 'p-defer';
+import { describe, describeError } from './describe.js';
 import type { TaskOutput } from './engine/output.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 import { validateOptions, validateSignal, validateTimeout } from './validate.js';
+
+/**
+ * Re-exported: the engine describes errors through this module (the helper
+ * itself lives in describe.ts). @internal
+ */
+export { describeError };
 
 /** The states of a Future, readable as `future.state`. */
 export type FutureState = 'pending' | 'running' | 'cancelled' | 'finished';
@@ -174,7 +181,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this.#state >= CANCELLED || (timeout === undefined && signal === undefined)) {
       return this.#guarded();
     }
-    return waitLimited(this.#guarded(), timeout, signal, this);
+    return waitLimited(this, timeout, signal);
   }
 
   /**
@@ -360,7 +367,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   toString(): string {
     if (this.#state !== FINISHED) return `Future<${this.state}>`;
     if (this.#failed) return `Future<finished: raised ${describeError(this.#error)}>`;
-    return `Future<finished: returned ${brief(this.#value)}>`;
+    return `Future<finished: returned ${describe(this.#value)}>`;
   }
 
   /** What `util.inspect` and `console.log` show: the same as `toString()`. */
@@ -454,54 +461,44 @@ function invokeCallback<T>(future: Future<T>, fn: DoneCallback<T>): void {
  */
 let abortTools: Promise<typeof import('abort-controller-x')> | undefined;
 
+/**
+ * A wait limited by a timeout and/or a signal. It listens on the future's
+ * waiter list, not on its promise: a reaction added to a promise stays until
+ * that promise settles, so a caller polling `result({ timeout })` on one
+ * pending future would pile up one reaction (with its closures) per timed-out
+ * wait. A waiter, a timer and an abort listener are all removed however the
+ * wait ends, so a timed-out wait leaves nothing behind.
+ */
 async function waitLimited<T>(
-  settled: Promise<T>,
+  future: Future<T>,
   timeout: number | undefined,
   signal: AbortSignal | undefined,
-  future: Future<T>,
 ): Promise<T> {
   abortTools ??= import('abort-controller-x');
   const { execute, isAbortError } = await abortTools;
   return execute<T>(signal ?? new AbortController().signal, (resolve, reject) => {
-    // The timer must not outlive the wait: clear it whichever way this ends.
-    const timer =
-      timeout === undefined
-        ? undefined
-        : setTimeout(() => {
-            reject(new TimeoutError(`${future} did not complete within ${timeout} ms`));
-          }, timeout);
-    settled.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-    return () => clearTimeout(timer);
+    let timer: NodeJS.Timeout | undefined;
+    const onDone = (): void => {
+      clearTimeout(timer);
+      // Settled by now: passes on the value or the error (or CancelledError).
+      future.result().then(resolve, reject);
+    };
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        future._removeWaiter(onDone);
+        reject(new TimeoutError(`${future} did not complete within ${timeout} ms`));
+      }, timeout);
+    }
+    if (future.done()) onDone();
+    else future._addWaiter(onDone);
+    return () => {
+      clearTimeout(timer);
+      future._removeWaiter(onDone);
+    };
   }).then(undefined, (error: unknown) => {
     // abort-controller-x substitutes an AbortError for a null/undefined
     // reason; the contract is to reject with exactly the signal's reason.
     if (signal?.aborted && signal.reason == null && isAbortError(error)) throw signal.reason;
     throw error;
   });
-}
-
-/** A one-line description of a thrown value: `TypeError: boom`, `0`, `null`. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    // CancelAll's message already starts with its name ("CancelAll: found it").
-    if (error.message === error.name || error.message.startsWith(`${error.name}: `)) {
-      return error.message;
-    }
-    return `${error.name}: ${error.message}`;
-  }
-  return brief(error);
-}
-
-function brief(value: unknown): string {
-  const text = inspect(value, { depth: 0, breakLength: Number.POSITIVE_INFINITY });
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

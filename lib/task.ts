@@ -4,6 +4,7 @@
  */
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { describe } from './describe.js';
 import { ArgumentTypeError } from './errors.js';
 
 /** Any function a task can be: sync or async, any arguments. */
@@ -62,7 +63,7 @@ export function task<F extends AnyFunction>(
   }
   if (typeof exportName !== 'string' || exportName === '') {
     throw new ArgumentTypeError(
-      `Expected \`exportName\` to be a non-empty string, got ${String(exportName)}`,
+      `Expected \`exportName\` to be a non-empty string, got ${describe(exportName)}`,
     );
   }
   const ref = { url, exportName } as TaskRef<F>;

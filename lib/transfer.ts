@@ -43,13 +43,24 @@ export function transfer<T>(value: T, list: readonly (TransferListItem | ArrayBu
   return { [MARK]: true, value, list } as unknown as T;
 }
 
-/** The value and list of a `transfer()` result, or undefined for any other value. @internal */
+/**
+ * The value and list of a `transfer()` result, or undefined for any other
+ * value. Never throws: task code may return a Proxy or an object with
+ * getters, which are read here. @internal
+ */
 export function unwrapTransfer(
   value: unknown,
 ): { value: unknown; list: readonly TransferListItem[] } | undefined {
-  if (value === null || typeof value !== 'object' || (value as Transfer<unknown>)[MARK] !== true) {
+  if (value === null || typeof value !== 'object') return undefined;
+  try {
+    if ((value as Transfer<unknown>)[MARK] !== true) return undefined;
+    const marked = value as Transfer<unknown>;
+    const list = marked.list;
+    // Made by transfer() (maybe another copy's): an array. Anything else is
+    // sent as it is, and fails to clone if it must.
+    if (!Array.isArray(list)) return undefined;
+    return { value: marked.value, list: [...list] as TransferListItem[] };
+  } catch {
     return undefined;
   }
-  const marked = value as Transfer<unknown>;
-  return { value: marked.value, list: marked.list as readonly TransferListItem[] };
 }

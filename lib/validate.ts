@@ -11,7 +11,13 @@ import { ArgumentRangeError, ArgumentTypeError } from './errors.js';
 
 /** Renders a given value for an error message: `` `0` (number) ``. */
 export function describeValue(value: unknown): string {
-  const shown = inspect(value, { depth: 0, breakLength: Number.POSITIVE_INFINITY });
+  let shown: string;
+  try {
+    shown = inspect(value, { depth: 0, breakLength: Number.POSITIVE_INFINITY });
+  } catch {
+    // An `[inspect.custom]` that throws: the type below still says what it is.
+    shown = '?';
+  }
   const short = shown.length > 60 ? `${shown.slice(0, 57)}...` : shown;
   const type = value === null ? 'null' : typeof value;
   return `\`${short}\` (${type})`;

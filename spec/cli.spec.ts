@@ -242,6 +242,55 @@ describe('concurrent-futures CLI', function () {
       expect(stderr).to.match(/5 records in [\d.]+ s .*: 2 ok, 3 failed\n$/);
     });
 
+    for (const chunksize of ['1', '3']) {
+      it(`errors named after Object.prototype members, also from a crash, and an impostor CancelAll are records like any other (--chunksize ${chunksize})`, async () => {
+        const records = [
+          { n: 0 },
+          { n: 1, name: 'toString' },
+          { n: 2, name: 'constructor' },
+          { n: 3, name: 'hasOwnProperty' },
+          { n: 4, impostor: true },
+          { n: 5 },
+          // Last and, with --chunksize 3, alone in its chunk: a crash fails its whole chunk.
+          { n: 6, late: 'valueOf' },
+        ];
+        const { code, stdout } = await runCli([
+          'map',
+          'spec/fixtures/cli/odd-errors.mjs',
+          'act',
+          '-w',
+          '1',
+          '--chunksize',
+          chunksize,
+          '-i',
+          inputFile(records),
+        ]);
+        expect(code).to.equal(1);
+        const out = parseRecords(stdout);
+        expect(out.map((r) => r.index)).to.deep.equal([0, 1, 2, 3, 4, 5, 6]);
+        expect(out.map((r) => r.status)).to.deep.equal([
+          'ok',
+          'failed',
+          'failed',
+          'failed',
+          'failed',
+          'ok',
+          'crashed',
+        ]);
+        for (const [i, name] of [
+          [1, 'toString'],
+          [2, 'constructor'],
+          [3, 'hasOwnProperty'],
+        ] as const) {
+          expect(out[i]?.error).to.include({ class: name, message: `record ${i}` });
+        }
+        expect(out[4]?.error).to.include({ class: 'CancelAll', message: 'impostor 4' });
+        expect(out[4]?.error?.code).to.equal(undefined);
+        expect(out[5]?.result).to.equal(5);
+        expect(out[6]?.error?.cause).to.include({ class: 'valueOf', message: 'late 6' });
+      });
+    }
+
     it('reports malformed lines as invalid records with their line number and goes on', async () => {
       const text = '{"n":0}\n\n{oops\n[1,\n{"n":1}\n';
       const { code, stdout, stderr } = await runCli(['map', TASKS, 'act'], { stdin: text });

@@ -6,8 +6,10 @@
  * Ported from the behaviours of CPython's
  * Lib/test/test_concurrent_futures/test_future.py, extended to the JS API.
  */
+import { execFile } from 'node:child_process';
 import { getEventListeners } from 'node:events';
-import { inspect } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { inspect, promisify } from 'node:util';
 import { expect } from 'chai';
 import { expectTypeOf } from 'expect-type';
 import {
@@ -44,6 +46,8 @@ import {
 } from './support/futures.js';
 
 /** The falsy values a task can throw; each must still count as a failure. */
+const execFileAsync = promisify(execFile);
+
 const FALSY_ERRORS: readonly unknown[] = [0, '', null, undefined];
 
 function expectInvalidState(error: unknown): void {
@@ -455,6 +459,37 @@ describe('Future', () => {
       const error = await rejectionOf(pendingFuture().result({ timeout: 0 }));
       expect(error).to.be.instanceOf(FuturesError);
       expect(error).to.be.instanceOf(Error);
+    });
+
+    it('polling result({ timeout }) on one pending future leaves nothing behind per timed-out wait', async function () {
+      this.timeout(60_000);
+      // In a fresh process with --expose-gc, so that the heap can be measured.
+      // The control in the same run (as many reactions left on a pending
+      // promise) shows the measurement sees a leak of that size.
+      const waits = 20_000;
+      const script = fileURLToPath(
+        new URL('../../spec/fixtures/trust/poll-waits.mjs', import.meta.url),
+      );
+      const entry = new URL('../lib/index.js', import.meta.url).href;
+      const { stdout } = await execFileAsync(
+        process.execPath,
+        ['--expose-gc', script, entry, String(waits)],
+        { timeout: 50_000 },
+      );
+      const report = JSON.parse(stdout) as {
+        timedOut: number;
+        growth: number;
+        control: number;
+        listeners: number;
+        value: number;
+        kept: number;
+      };
+      expect(report.timedOut, 'every wait timed out').to.equal(waits);
+      expect(report.value, 'the future still settles and is seen afterwards').to.equal(42);
+      expect(report.kept).to.equal(waits);
+      expect(report.control, 'the control must show a leak of that size').to.be.above(1_000_000);
+      expect(report.growth, JSON.stringify(report)).to.be.below(report.control / 4);
+      expect(report.listeners, 'abort listeners left on the shared signal').to.equal(0);
     });
   });
 

@@ -8,9 +8,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { ProcessPoolExecutor, TaskTimeoutError } from '../lib/index.js';
+import { rejectionOf } from './support/futures.js';
 import { isAlive, tempDir, waitUntil } from './support/handshake.js';
 
 const PARENT = new URL('../../spec/fixtures/robust/orphan-parent.mjs', import.meta.url);
+const TREE_PARENT = new URL('../../spec/fixtures/trust/grandchildren-parent.mjs', import.meta.url);
 const ENTRY = new URL('../lib/index.js', import.meta.url).href;
 
 interface Run {
@@ -20,8 +23,8 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startParent(mode: string, dir: string, detached = false): Run {
-  const child = spawn(process.execPath, [PARENT.pathname, mode, dir, ENTRY], {
+function startParent(mode: string, dir: string, detached = false, program = PARENT): Run {
+  const child = spawn(process.execPath, [program.pathname, mode, dir, ENTRY], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached,
   });
@@ -79,6 +82,69 @@ describe('no orphan workers', function () {
       await expectAllGone(pids);
     });
   }
+
+  for (const mode of ['idle', 'spin'] as const) {
+    it(`processes started by tasks die with the ${mode === 'idle' ? 'idle' : 'spinning'} workers when the parent is killed with SIGKILL, also those in a process group of their own`, async () => {
+      const run = startParent(mode, dir.path, false, TREE_PARENT);
+      const pids = await readyPids(run, dir.path);
+      // Two workers (or one, idle) and two grandchildren per task.
+      expect(pids.length).to.be.at.least(5);
+      try {
+        for (const pid of pids) expect(isAlive(pid), `pid ${pid}`).to.equal(true);
+        run.child.kill('SIGKILL');
+        await run.exited;
+        // Generous: the deadline only bounds a hang (docs/robustness.md
+        // states the measured time).
+        await expectAllGone(pids);
+      } finally {
+        // Grandchildren outlive a failed run otherwise: they are not children of this process.
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Gone, as it should be.
+          }
+        }
+      }
+    });
+  }
+
+  it('a worker killed for its time limit takes the processes its task started with it, also one in a group of its own', async () => {
+    const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 100 });
+    let pids: number[] = [];
+    try {
+      const stuck = pool.submit(
+        (d: string) => {
+          const { spawn: start } = process.getBuiltinModule(
+            'node:child_process',
+          ) as typeof import('node:child_process');
+          const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+          const inGroup = start('sleep', ['1000'], { stdio: 'ignore' });
+          const ownGroup = start('sleep', ['1000'], { stdio: 'ignore', detached: true });
+          fs.writeFileSync(`${d}/pids.json`, JSON.stringify([inGroup.pid, ownGroup.pid]));
+          while (true) {}
+        },
+        [dir.path],
+        { timeout: 300 },
+      );
+      await waitUntil(
+        () => existsSync(join(dir.path, 'pids.json')),
+        'the task to start its processes',
+      );
+      pids = JSON.parse(readFileSync(join(dir.path, 'pids.json'), 'utf8')) as number[];
+      expect(await rejectionOf(stuck)).to.be.instanceOf(TaskTimeoutError);
+      await expectAllGone(pids);
+    } finally {
+      await pool.shutdown();
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone, as it should be.
+        }
+      }
+    }
+  });
 
   it('workers exit when the parent ends normally without calling shutdown()', async () => {
     const run = startParent('idle', dir.path);

@@ -69,6 +69,45 @@ describe('transfer lists', function () {
     }
   });
 
+  it('a task whose other argument cannot be cloned fails alone, and its buffers are not moved: no send is half-applied', async () => {
+    // Settles issue 10's question: a transfer list naming a buffer of a task
+    // whose arguments cannot be cloned. postMessage moves the buffers only
+    // once the whole message is cloned, so the failed send (of the batch,
+    // then of that task alone) leaves every buffer in place: the failing
+    // task's caller keeps its data, and the other tasks of the same batch
+    // still receive theirs whole.
+    const pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    try {
+      // Warm up, so that the worker takes tasks in batches.
+      await Promise.all(Array.from({ length: 20 }, () => pool.submit((x: number) => x, [1])));
+      const inputs = Array.from({ length: 30 }, (_, i) => new Uint8Array(512).fill(i));
+      const futures = inputs.map((bytes, i) =>
+        pool.submit(
+          (data: Uint8Array, extra: unknown) => data.reduce((sum, b) => sum + b, 0) + Number(extra),
+          [bytes, i % 3 === 1 ? () => 'cannot be cloned' : 0],
+          { transfer: [bytes.buffer] },
+        ),
+      );
+      const outcomes = await Promise.allSettled(futures.map((f) => f.result()));
+      outcomes.forEach((outcome, i) => {
+        if (i % 3 === 1) {
+          expect(outcome.status, `task ${i}`).to.equal('rejected');
+          const reason = (outcome as PromiseRejectedResult).reason as Error;
+          expect(reason).to.be.instanceOf(TypeError);
+          expect(reason.message).to.match(/^Argument 1 of task \d+ cannot be sent to a worker/);
+          // Not moved: the caller still holds its data.
+          expect(inputs[i]!.byteLength, `buffer of task ${i}`).to.equal(512);
+          expect(inputs[i]!.every((b) => b === i)).to.equal(true);
+        } else {
+          expect(outcome, `task ${i}`).to.deep.equal({ status: 'fulfilled', value: 512 * i });
+          expect(inputs[i]!.byteLength, `buffer of task ${i}`).to.equal(0);
+        }
+      });
+    } finally {
+      await pool.shutdown();
+    }
+  });
+
   it('copies instead between processes: the same code works and the caller keeps its buffer', async () => {
     const pool = new ProcessPoolExecutor({ maxWorkers: 1 });
     try {

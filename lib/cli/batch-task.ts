@@ -9,6 +9,7 @@
  *   one outcome per item. `executor.map` would stop a chunk at its first
  *   failing item; a command line tool owes every record its own answer.
  */
+import { isInstance, read } from '../describe.js';
 import { currentTask } from '../index.js';
 import { explainImportError, functionExports, kindOf } from '../worker/import-errors.js';
 import { type ErrorRecord, errorRecord, resultJson } from './encode.js';
@@ -72,8 +73,12 @@ export async function probe(url: string, name: string): Promise<ProbeResult> {
 }
 
 function isCancelAll(error: unknown): boolean {
-  // By name, not instanceof: the user's module may import another copy of this package.
-  return error instanceof Error && error.name === 'CancelAll';
+  // By its brand, the code, not instanceof: the user's module may import
+  // another copy of this package. Not by name: an unrelated error class
+  // named CancelAll must not stop the run.
+  if (!isInstance(error, Error)) return false;
+  const code = read(error, 'code');
+  return code.ok && code.value === 'ERR_CANCEL_ALL';
 }
 
 /**

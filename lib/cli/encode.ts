@@ -7,6 +7,7 @@
  * where it happened. One encoder for both is what makes a record look the
  * same whatever `--chunksize` was.
  */
+import { describe, describeError, isInstance, messageOf, read } from '../describe.js';
 
 /** An error as it appears in an output record. */
 export interface ErrorRecord {
@@ -29,14 +30,14 @@ const SKIPPED = new Set(['name', 'message', 'stack', 'cause', 'code', 'stderr'])
 /** How deep a `cause` chain is followed; a cycle of causes cannot recurse past it. */
 const MAX_CAUSE_DEPTH = 4;
 
-/** A JSON-safe copy of `value`, or its `String()` form when JSON cannot hold it. */
+/** A JSON-safe copy of `value`, or its description when JSON cannot hold it. */
 function jsonSafe(value: unknown): unknown {
   if (value === undefined) return null;
   try {
     const text = JSON.stringify(value);
-    return text === undefined ? String(value) : (JSON.parse(text) as unknown);
+    return text === undefined ? describe(value) : (JSON.parse(text) as unknown);
   } catch {
-    return String(value);
+    return describe(value);
   }
 }
 
@@ -46,29 +47,56 @@ function typeName(value: unknown): string {
   return typeof value;
 }
 
+/** A string field of an error (`name`, `message`) as text, whatever it holds. */
+function textOf(error: Error, key: 'name' | 'message', absent: string): string {
+  const field = read(error, key);
+  if (!field.ok) return `[unreadable: ${describeError(field.error)}]`;
+  if (typeof field.value === 'string') return field.value;
+  return field.value === undefined ? absent : describe(field.value);
+}
+
 /** Encodes any thrown value for an output record. Never throws. */
 export function errorRecord(error: unknown, depth = 0): ErrorRecord {
-  if (!(error instanceof Error)) {
+  if (!isInstance(error, Error)) {
     const value = jsonSafe(error);
     let message: string;
     try {
-      message = typeof error === 'string' ? error : String(JSON.stringify(error) ?? error);
+      message =
+        typeof error === 'string' ? error : String(JSON.stringify(error) ?? describe(error));
     } catch {
-      message = String(error);
+      message = describe(error);
     }
     return { class: typeName(error), message, value };
   }
-  const record: ErrorRecord = { class: String(error.name), message: String(error.message) };
+  const record: ErrorRecord = {
+    class: textOf(error, 'name', 'Error'),
+    message: textOf(error, 'message', ''),
+  };
   // `code` lives on the prototype for this package's errors, so read it
   // through the chain rather than among the own properties.
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' || typeof code === 'number') record.code = code;
-  for (const key of Object.keys(error)) {
-    if (SKIPPED.has(key)) continue;
-    record[key] = jsonSafe((error as unknown as Record<string, unknown>)[key]);
+  const code = read(error, 'code');
+  if (code.ok && (typeof code.value === 'string' || typeof code.value === 'number')) {
+    record.code = code.value;
   }
-  if (error.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
-    record.cause = errorRecord(error.cause, depth + 1);
+  let keys: string[] = [];
+  try {
+    keys = Object.keys(error);
+  } catch {
+    // A Proxy whose ownKeys trap throws: no properties to report.
+  }
+  for (const key of keys) {
+    if (SKIPPED.has(key)) continue;
+    const value = read(error, key);
+    Object.defineProperty(record, key, {
+      value: value.ok ? jsonSafe(value.value) : `[unreadable: ${describeError(value.error)}]`,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  const cause = read(error, 'cause');
+  if (cause.ok && cause.value !== undefined && depth < MAX_CAUSE_DEPTH) {
+    record.cause = errorRecord(cause.value, depth + 1);
   }
   return record;
 }
@@ -89,7 +117,7 @@ export function resultJson(value: unknown): string {
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    throw unserializable(error instanceof Error ? error.message : String(error));
+    throw unserializable(messageOf(error));
   }
   if (text === undefined) throw unserializable(`got a ${typeof value}`);
   return text;

@@ -8,6 +8,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { messageOf } from '../describe.js';
 import { CancelAll, ProcessPoolExecutor, task, WorkerCrashedError } from '../index.js';
 import { didYouMean } from '../suggest.js';
 import { type MapConfig, UsageError } from './args.js';
@@ -24,10 +25,6 @@ const batchTask = task<typeof runBatch>(HELPER, 'runBatch');
 
 /** Exit codes, as documented in docs/cli.md. */
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** The module's absolute path; a missing file is a usage error before any worker starts. */
 function modulePathOf(config: MapConfig): string {
@@ -81,7 +78,7 @@ async function probeModule(url: string, config: MapConfig, signal: AbortSignal):
           `Run the command with one; its workers inherit it: NODE_OPTIONS='--import tsx' npx concurrent-futures map ${config.modulePath} ${config.exportName}`,
       );
     }
-    throw new UsageError(`cannot load <module> '${config.modulePath}': ${describe(error)}`);
+    throw new UsageError(`cannot load <module> '${config.modulePath}': ${messageOf(error)}`);
   } finally {
     await pool.shutdown({ cancelFutures: true });
   }

@@ -7,6 +7,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { inheritedExecArgv, refuseAccidentalPool, workerEnv } from './exec-argv.js';
+import { killTree } from './kill-tree.js';
 import { isPoolMessage, type WorkerMessage } from './protocol.js';
 import {
   type ExitInfo,
@@ -40,31 +42,16 @@ function installExitHook(): void {
 }
 
 /**
- * Signals the worker's whole process group, so that processes started by
- * task code go too. Workers are group leaders (`detached: true`), which also
- * keeps a terminal's Ctrl-C away from them: the parent decides what an
- * interrupt means for running tasks.
+ * Signals the worker with everything task code started in it: its process
+ * group and, found by walking the process tree, descendants that made a
+ * group of their own (see kill-tree.ts). Workers are group leaders
+ * (`detached: true`), which also keeps a terminal's Ctrl-C away from them:
+ * the parent decides what an interrupt means for running tasks.
  */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+function killGroup(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL'): void {
   const pid = child.pid;
   if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-/**
- * The parent's execArgv minus debugger flags: a child started with the
- * parent's `--inspect=9229` would fail to bind the same port.
- */
-export function inheritedExecArgv(): string[] {
-  return process.execArgv.filter((arg) => !/^--(inspect|debug)(-brk|-port|-wait)?(=|$)/.test(arg));
+  killTree(pid, signal);
 }
 
 /**
@@ -127,13 +114,16 @@ class ProcessWorker implements WorkerHandle {
 export const processTransport: Transport = {
   kind: 'process',
   spawn(options: SpawnOptions, events: WorkerEvents): WorkerHandle {
+    // Before anything: a worker must not start workers of its own by accident.
+    refuseAccidentalPool();
     const piped = options.stdio !== 'inherit';
     const child = fork(ENTRY, [], {
       serialization: 'advanced',
       // stderr always passes through the parent, for the tail in crash
       // reports; stdout too when it is captured or piped.
       stdio: ['ignore', piped ? 'pipe' : 'inherit', 'pipe', 'ipc'],
-      env: options.env,
+      env: workerEnv(options.env),
+      // Never the parent's -e/-p/--input-type...: see exec-argv.ts.
       execArgv: options.execArgv ?? inheritedExecArgv(),
       cwd: options.cwd,
       detached: true,

@@ -3,6 +3,7 @@
  * worker: its id, its AbortSignal, and `progress()`.
  */
 import type { TaskContext } from '../current-task.js';
+import { describeError } from '../describe.js';
 
 /**
  * At most one progress message per task this often (ms): a task calling
@@ -45,9 +46,7 @@ export class Context implements TaskContext {
         this.#send(this.id, value);
       } catch (error) {
         throw new TypeError(
-          `The value given to currentTask().progress() cannot be sent to the parent: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
+          `The value given to currentTask().progress() cannot be sent to the parent: ${describeError(error)}`,
           { cause: error },
         );
       }

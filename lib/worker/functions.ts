@@ -6,6 +6,7 @@
  * or lacks the export in import-errors.ts).
  */
 import type { TaskContext } from '../current-task.js';
+import { isInstance, read } from '../describe.js';
 import type { FnRef } from '../engine/protocol.js';
 import { CancelAll } from '../errors.js';
 import { transfer } from '../transfer.js';
@@ -127,12 +128,32 @@ function currentTaskForInline(): TaskContext {
   return context;
 }
 
-/** Adds the capture hint to a ReferenceError thrown by an inline function. */
+/**
+ * Adds the capture hint to a ReferenceError thrown by an inline function.
+ * The error is changed in place when it can be; a frozen error (or one whose
+ * `message` cannot be written) is replaced by a new ReferenceError with the
+ * hint, whose `cause` is the original. Never throws.
+ */
 export function withHint(error: unknown, resolved: Resolved | undefined): unknown {
-  if (resolved?.inline && error instanceof ReferenceError && !error.message.includes(INLINE_HINT)) {
-    const original = error.message;
-    error.message = original + INLINE_HINT;
-    if (typeof error.stack === 'string') error.stack = error.stack.replace(original, error.message);
+  if (!resolved?.inline || !isInstance(error, ReferenceError)) return error;
+  const message = read(error, 'message');
+  if (!message.ok || typeof message.value !== 'string' || message.value.includes(INLINE_HINT)) {
+    return error;
   }
-  return error;
+  const original = message.value;
+  const hinted = original + INLINE_HINT;
+  const stack = read(error, 'stack');
+  try {
+    error.message = hinted;
+    if (stack.ok && typeof stack.value === 'string') {
+      error.stack = stack.value.replace(original, hinted);
+    }
+    return error;
+  } catch {
+    const replacement = new ReferenceError(hinted, { cause: error });
+    if (stack.ok && typeof stack.value === 'string') {
+      replacement.stack = stack.value.replace(original, hinted);
+    }
+    return replacement;
+  }
 }

@@ -7,8 +7,14 @@
 import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { encodeError } from '../engine/error-codec.js';
+import { markWorkerEntryStarted } from '../engine/exec-argv.js';
+import { killTree } from '../engine/kill-tree.js';
 import { PROTOCOL_TAG } from '../engine/protocol.js';
 import { flushOnExit, WorkerRuntime } from './runtime.js';
+
+// First: from here on, code in this process runs as tasks (or what they
+// import), which may start pools of their own on purpose.
+markWorkerEntryStarted();
 
 /**
  * How often the watchdog thread checks that the parent is still there (ms).
@@ -48,7 +54,12 @@ process.on('message', (message) => runtime.receive(message));
 
 const exit = flushOnExit(runtime);
 // The parent went away (exit, crash, kill): nobody is left to take results.
-process.on('disconnect', () => process.exit(0));
+// What task code started goes first: once this process is gone, its
+// children belong to init and cannot be found any more.
+process.on('disconnect', () => {
+  killTree(process.pid, 'SIGKILL', true);
+  process.exit(0);
+});
 
 // An error escaping task code asynchronously kills the worker, as it would
 // kill any Node process; first tell the parent what it was.
@@ -75,10 +86,13 @@ process.on('uncaughtException', (error, origin) => {
 startWatchdog();
 
 function startWatchdog(): void {
+  // The parent is gone and the main thread does not react (a task spins in
+  // \`while (true) {}\`): kill this process with everything task code started.
   const code = `
     const { workerData } = require('node:worker_threads');
+    const killTree = ${killTree.toString()};
     const check = () => {
-      if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL');
+      if (process.ppid !== workerData.parent) killTree(workerData.self, 'SIGKILL');
     };
     check();
     setInterval(check, workerData.interval);

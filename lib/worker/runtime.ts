@@ -7,7 +7,8 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { setCurrentTask } from '../current-task.js';
-import { encodeError } from '../engine/error-codec.js';
+import { describeError } from '../describe.js';
+import { encodeError, isEncodedCancelAll } from '../engine/error-codec.js';
 import { marker } from '../engine/output.js';
 import {
   type EncodedChunkOutcome,
@@ -28,11 +29,18 @@ import {
   type Usage,
   type WorkerMessage,
 } from '../engine/protocol.js';
-import { CancelAll, CancelledError, TaskTimeoutError } from '../errors.js';
+import { CancelledError, TaskTimeoutError } from '../errors.js';
 import { unwrapTransfer } from '../transfer.js';
 import { Context } from './context.js';
 import { FunctionCache, type Resolved, withHint } from './functions.js';
 import { OutputGuard } from './output-guard.js';
+import {
+  copyLikeThreads,
+  type Sendable,
+  type SendableTransfer,
+  sendable,
+  sendableTransfer,
+} from './sendable.js';
 
 /** How the runtime talks to its parent. */
 export interface WorkerChannel {
@@ -105,11 +113,14 @@ export class WorkerRuntime {
   #outputBroken: string | undefined;
   #outputBrokenReported = false;
   readonly #sendProgress = (id: number, value: unknown): void => {
-    this.#track(this.#channel.send({ cf: PROTOCOL_TAG, k: 'progress', id, value }));
+    const safe = sendable(value, 'progress value');
+    if (!safe.ok) throw safe.error.cause;
+    this.#track(this.#channel.send({ cf: PROTOCOL_TAG, k: 'progress', id, value: safe.value }));
   };
 
   constructor(channel: WorkerChannel) {
     this.#channel = channel;
+    if (channel.thread) copyLikeThreads();
   }
 
   /** Entry point for every message from the parent. */
@@ -314,15 +325,19 @@ export class WorkerRuntime {
     this.#start(context);
     const started = performance.now();
     let value: unknown;
+    let thenable: boolean;
     try {
       value = chunk ? runChunk(resolved, msg.payload, context) : resolved.fn(...msg.payload);
+      // Reading `then` runs task code too (a getter may throw): a throw here
+      // is the task's failure, as `await value` would make it.
+      thenable = isThenable(value);
     } catch (error) {
       const ms = timed(resolved, started);
       this.#finish(context);
       this.#outcome(msg.id, false, withHint(error, resolved), ms);
       return undefined;
     }
-    if (!isThenable(value)) {
+    if (!thenable) {
       const ms = timed(resolved, started);
       this.#finish(context);
       this.#outcome(msg.id, true, value, ms, chunk);
@@ -331,7 +346,10 @@ export class WorkerRuntime {
     // An async task counts as long: a later run may wait on anything.
     resolved.runs++;
     resolved.avgMs = Math.max(resolved.avgMs, LONG_TASK_MS * 2);
-    return Promise.resolve(value).then(
+    // Not Promise.resolve(value): for a promise it reads `constructor`, which
+    // may throw synchronously; a resolve function turns any throw of `then`
+    // into a rejection.
+    return new Promise<unknown>((resolve) => resolve(value)).then(
       (settled) => {
         this.#finish(context);
         this.#outcome(msg.id, true, settled, performance.now() - started, chunk);
@@ -413,15 +431,29 @@ export class WorkerRuntime {
   #outcome(id: number, ok: boolean, value: unknown, ms: number, chunk = false): void {
     if (this.#results.length === 0) this.#resultsSince = performance.now();
     if (ok && !chunk) {
+      // A chunk's values were made sendable one by one, as they came.
       const moved = unwrapTransfer(value);
-      if (moved !== undefined) {
-        value = moved.value;
-        this.#resultsTransfer ??= [];
-        this.#resultsTransfer.push(...moved.list);
+      const safe: Sendable | SendableTransfer =
+        moved === undefined ? sendable(value) : sendableTransfer(moved.value, moved.list);
+      if (!safe.ok) {
+        ok = false;
+        value = safe.error;
+      } else {
+        value = safe.value;
+        const list = (safe as { list?: TransferListItem[] }).list;
+        if (list !== undefined && list.length > 0) {
+          this.#resultsTransfer ??= [];
+          this.#resultsTransfer.push(...list);
+        }
       }
     }
-    this.#results.push(id, ok ? 1 : 0, ok ? value : encodeError(value), ms);
-    if (ok ? chunk && chunkCancelAll(value) : isCancelAll(value)) {
+    const encoded = ok ? undefined : encodeError(value);
+    this.#results.push(id, ok ? 1 : 0, ok ? value : encoded, ms);
+    // Decided on the encoded error, the way the parent will decide it.
+    const cancelAll = ok
+      ? chunk && isEncodedCancelAll((value as EncodedChunkOutcome).error)
+      : isEncodedCancelAll(encoded);
+    if (cancelAll) {
       // The parent will cancel every sibling as soon as it hears of this:
       // the tasks waiting here must not start meanwhile, so skip them, and
       // tell the parent at once.
@@ -468,16 +500,21 @@ export class WorkerRuntime {
       // The result could not be cloned: fail this task, keep the worker.
       const what = outcome[1] === 1 ? 'result' : 'error';
       const error = new TypeError(
-        `The task's ${what} cannot be sent to the parent: ${messageOf(sendError)}`,
+        `The task's ${what} cannot be sent to the parent: ${describeError(sendError)}`,
         { cause: sendError },
       );
-      this.#track(
-        this.#channel.send({
-          cf: PROTOCOL_TAG,
-          k: 'results',
-          done: [outcome[0], 0, encodeError(error), outcome[3]],
-        }),
-      );
+      try {
+        this.#track(
+          this.#channel.send({
+            cf: PROTOCOL_TAG,
+            k: 'results',
+            done: [outcome[0], 0, encodeError(error), outcome[3]],
+          }),
+        );
+      } catch {
+        // The encoded error is plain data; only a closed channel can refuse
+        // it, and then the parent learns of this worker's end by its exit.
+      }
     }
   }
 
@@ -536,13 +573,19 @@ function runChunk(
   const values: unknown[] = [];
   for (let i = 0; i < items.length; i++) {
     let value: unknown;
+    let thenable: boolean;
     try {
       value = resolved.fn(items[i]);
+      thenable = isThenable(value);
     } catch (error) {
       return { values, failed: true, error: encodeError(withHint(error, resolved)) };
     }
-    if (isThenable(value)) return finishChunkAsync(resolved, items, i, value, values, context);
-    values.push(value);
+    if (thenable) {
+      return finishChunkAsync(resolved, items, i, value as PromiseLike<unknown>, values, context);
+    }
+    const safe = sendable(value);
+    if (!safe.ok) return { values, failed: true, error: encodeError(safe.error) };
+    values.push(safe.value);
   }
   return { values, failed: false };
 }
@@ -559,11 +602,15 @@ async function finishChunkAsync(
     if (i > from && context.aborted) {
       return { values, failed: true, error: encodeError(context.signal.reason) };
     }
+    let value: unknown;
     try {
-      values.push(await (i === from ? first : resolved.fn(items[i])));
+      value = await (i === from ? first : resolved.fn(items[i]));
     } catch (error) {
       return { values, failed: true, error: encodeError(withHint(error, resolved)) };
     }
+    const safe = sendable(value);
+    if (!safe.ok) return { values, failed: true, error: encodeError(safe.error) };
+    values.push(safe.value);
   }
   return { values, failed: false };
 }
@@ -574,30 +621,10 @@ function abortReason(why: 'timeout' | 'cancel'): Error {
     : new CancelledError('The task was cancelled');
 }
 
-/** `true` for a CancelAll, also one from another copy of this package. */
-function isCancelAll(error: unknown): boolean {
-  return (
-    error instanceof CancelAll ||
-    (error instanceof Error && (error as { code?: unknown }).code === 'ERR_CANCEL_ALL')
-  );
-}
-
-/** `true` for a chunk outcome that stopped at a CancelAll (already encoded). */
-function chunkCancelAll(value: unknown): boolean {
-  const outcome = value as EncodedChunkOutcome | undefined;
-  if (outcome?.failed !== true || outcome.error?.e !== 1) return false;
-  // The parent rebuilds errors by name, so a name is what makes it a CancelAll.
-  return outcome.error.name === 'CancelAll';
-}
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as { then?: unknown }).then === 'function'
   );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
