@@ -503,10 +503,21 @@ describe('the packed package in a scratch project', function () {
       // build, which Node >= 20.19 supports (the package's engines) and
       // TypeScript compiles under nodenext (checked above); there is no
       // CommonJS build to offer (two copies of Future and the error classes
-      // would break instanceof across them).
+      // would break instanceof across them). Profile node16: the package
+      // needs Node >= 20.19, so the node10 resolution (no `exports`, which
+      // sub-paths such as /distributed need) does not apply.
       const result = await run(
         join(BIN, 'attw'),
-        [tarball, '--format', 'ascii', '--no-color', '--ignore-rules', 'cjs-resolves-to-esm'],
+        [
+          tarball,
+          '--profile',
+          'node16',
+          '--format',
+          'ascii',
+          '--no-color',
+          '--ignore-rules',
+          'cjs-resolves-to-esm',
+        ],
         { cwd: tmp },
       );
       expect(result.code, `attw${report(result)}`).to.equal(0);
