@@ -3,8 +3,22 @@
  * for arguments, `transfer(value, list)` for results. Worker threads move;
  * worker processes copy (and accept the same code).
  */
+
+import { join } from 'node:path';
 import { expect } from 'chai';
-import { ProcessPoolExecutor, ThreadPoolExecutor, transfer } from '../lib/index.js';
+import {
+  type Future,
+  ProcessPoolExecutor,
+  ThreadPoolExecutor,
+  task,
+  transfer,
+  WorkerCrashedError,
+} from '../lib/index.js';
+import { tempDir, touch, waitUntil } from './support/handshake.js';
+
+const TASKS = new URL('../../spec/fixtures/tasks.mjs', import.meta.url);
+const block = task<(options: { dir: string; name: string }) => Promise<string>>(TASKS, 'block');
+const size = (bytes: Uint8Array): number => bytes.byteLength;
 
 describe('transfer lists', function () {
   this.timeout(30_000);
@@ -106,6 +120,75 @@ describe('transfer lists', function () {
     } finally {
       await pool.shutdown();
     }
+  });
+
+  describe('a task whose buffers were moved to a worker is never sent again', () => {
+    // Sent again, its buffers would be detached, and Node drops a message
+    // whose transfer list holds a detached buffer without a word: every
+    // task of that batch would hang.
+
+    async function sendAhead(pool: ThreadPoolExecutor): Promise<Future<number>[]> {
+      // Tiny tasks first: the workers' depth grows, so that later tasks are
+      // sent ahead to a worker behind its running one.
+      await Promise.all(Array.from({ length: 2000 }, () => pool.submit(() => 0)));
+      const futures: Future<number>[] = [];
+      for (let i = 0; i < 40; i++) {
+        const bytes = new Uint8Array(1024).fill(1);
+        futures.push(pool.submit(size, [bytes], { transfer: [bytes.buffer] }));
+      }
+      return futures;
+    }
+
+    it('not taken back by work stealing: the tasks behind a long one wait for it and all settle', async () => {
+      const dir = tempDir();
+      const pool = new ThreadPoolExecutor({ maxWorkers: 2, minWorkers: 2 });
+      try {
+        await Promise.all(Array.from({ length: 2000 }, () => pool.submit(() => 0)));
+        const head = pool.submit(block, [{ dir: dir.path, name: 'head' }]);
+        await waitUntil(() => head.running(), 'the long task to start');
+        const futures = await sendAhead(pool);
+        // The other worker worked through its share and went idle: the
+        // point at which it would take back the tasks behind the long one.
+        await waitUntil(() => futures.some((f) => f.done()), 'a first task to finish');
+        await waitUntil(() => pool.stats().idle >= 1, 'a worker to go idle');
+        touch(join(dir.path, 'release-head'));
+        expect(await head).to.equal('head');
+        const settled = await Promise.all(futures.map((f) => f.result({ timeout: 20_000 })));
+        expect(settled).to.deep.equal(futures.map(() => 1024));
+      } finally {
+        await pool.shutdown({ cancelFutures: true });
+        dir.cleanup();
+      }
+    });
+
+    it('not run again after its worker died: it fails with WorkerCrashedError saying its buffers went with the worker', async () => {
+      const pool = new ThreadPoolExecutor({ maxWorkers: 2, minWorkers: 2 });
+      try {
+        await Promise.all(Array.from({ length: 2000 }, () => pool.submit(() => 0)));
+        const crash = pool.submit(
+          (ms: number) =>
+            new Promise(() => {
+              setTimeout(() => process.exit(1), ms);
+            }),
+          [200],
+        );
+        const futures = await sendAhead(pool);
+        const outcomes = await Promise.allSettled(
+          futures.map((f) => f.result({ timeout: 20_000 })),
+        );
+        expect(await crash.exception()).to.be.instanceOf(WorkerCrashedError);
+        for (const outcome of outcomes) {
+          if (outcome.status === 'fulfilled') {
+            expect(outcome.value).to.equal(1024);
+          } else {
+            expect(outcome.reason).to.be.instanceOf(WorkerCrashedError);
+            expect((outcome.reason as Error).message).to.match(/transfer list moved its buffers/);
+          }
+        }
+      } finally {
+        await pool.shutdown({ cancelFutures: true });
+      }
+    });
   });
 
   it('copies instead between processes: the same code works and the caller keeps its buffer', async () => {

@@ -40,6 +40,31 @@ export function crashError(
   });
 }
 
+/**
+ * The error of a task that moved buffers to a worker (a transfer list) and
+ * lost them with it: the worker died before the task could be reported
+ * done, so it cannot run anywhere else. Without this it would be sent again
+ * with detached buffers, which Node drops silently: a future that hangs.
+ */
+export function lostTransferError(
+  worker: DeadWorker,
+  info: ExitInfo,
+  taskId: number,
+): WorkerCrashedError {
+  const crash = crashError(worker, info, undefined);
+  return new WorkerCrashedError(
+    `Task ${taskId} cannot run again: its transfer list moved its buffers to worker ${worker.pid}, which ended before the task was done (${crash.reason}), and they went with it. Submit it again with fresh buffers.`,
+    {
+      exitCode: crash.exitCode,
+      signal: crash.signal,
+      pid: crash.pid,
+      reason: crash.reason,
+      stderr: crash.stderr,
+      cause: crash,
+    },
+  );
+}
+
 /** Why a worker ended, in the words of `WorkerCrashedError.reason`. */
 export function crashReason(worker: DeadWorker, info: ExitInfo): string {
   if (info.spawnFailed === true) return 'spawn-failed';

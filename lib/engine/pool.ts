@@ -30,7 +30,13 @@ import {
 } from '../errors.js';
 import { describeError, Future, type RunningCanceller } from '../future.js';
 import type { ChunkOutcome } from '../map.js';
-import { crashError, crashReason, type DeadWorker, uncloneableError } from './crash.js';
+import {
+  crashError,
+  crashReason,
+  type DeadWorker,
+  lostTransferError,
+  uncloneableError,
+} from './crash.js';
 import { decodeError, type EncodedError } from './error-codec.js';
 import type { FnInfo } from './functions.js';
 import { Capture } from './output.js';
@@ -500,7 +506,9 @@ export class Pool implements RunningCanceller {
       const ids: number[] = [];
       for (let i = 1; i < slot.tasks.length; i++) {
         const task = slot.tasks[i]!;
-        if (!task.stealing && task.future.state === 'pending') {
+        // A task with a transfer list is never taken back: its buffers now
+        // belong to that worker, and sending it again would send them detached.
+        if (!task.stealing && task.future.state === 'pending' && task.transfer === undefined) {
           task.stealing = true;
           ids.push(task.id);
         }
@@ -1037,7 +1045,12 @@ export class Pool implements RunningCanceller {
     // Back to front, so that requeued tasks keep their order at the queue's head.
     for (let position = live.length - 1; position >= 0; position--) {
       const task = live[position]!;
-      if (position === 0 && certain && !killedByUs) {
+      if (task.transfer !== undefined) {
+        // Its buffers went with the worker: it cannot run again, retries or not.
+        this.#release(task);
+        this.#attachOutput(task);
+        this.#failTask(task, lostTransferError(dead, info, task.id));
+      } else if (position === 0 && certain && !killedByUs) {
         const error = crashError(dead, info, task.id);
         if (task.retriesLeft > 0) {
           task.retriesLeft--;
