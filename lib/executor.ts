@@ -1,83 +1,26 @@
 /**
  * The Executor interface, and what every executor shares whatever its
- * transport: shutdown state, `map` (built on a chunk primitive each executor
- * provides) and the validation of per-call options.
+ * transport: shutdown state and `map` (built on a chunk primitive each
+ * executor provides). The options of its methods are in options.ts.
  */
-import { ArgumentTypeError, ExecutorShutdownError } from './errors.js';
+import { ExecutorShutdownError } from './errors.js';
 import type { Future } from './future.js';
-import { type ChunkOutcome, type MapProgress, MapRun } from './map.js';
-import type { AnyFunction, TaskRef } from './task.js';
+import { MapRun } from './map.js';
 import {
-  describeValue,
-  validateBoolean,
-  validateInteger,
-  validateOptions,
-  validateSignal,
-  validateTimeout,
-} from './validate.js';
+  checkMapOptions,
+  checkShutdownOptions,
+  type MapOptions,
+  type ShutdownOptions,
+  type SubmitOptions,
+} from './options.js';
+import type { AnyFunction, TaskRef } from './task.js';
+import type { ChunkOutcome } from './wire/chunk-outcome.js';
 
 /** A function to run, or a `task()` reference to one. */
 export type Callable<F extends AnyFunction> = F | TaskRef<F>;
 
 /** What a call of `fn` resolves to. */
 export type ResultOf<F extends AnyFunction> = Awaited<ReturnType<F>>;
-
-/** Options of `submit`. */
-export interface SubmitOptions {
-  /**
-   * Time limit for the task, in milliseconds of running time (time spent in
-   * the queue does not count, nor waiting for a worker to get ready: the pool
-   * executors bound that wait with their `initializerTimeout`). Each attempt
-   * of a retried task gets the full limit. Default: the executor's
-   * `taskTimeout`; `Infinity` means no limit for this task, whatever
-   * `taskTimeout` says.
-   */
-  timeout?: number | undefined;
-  /** Aborting this signal cancels the task, pending or running. */
-  signal?: AbortSignal | undefined;
-}
-
-/** Options of `map`. */
-export interface MapOptions {
-  /**
-   * Time limit for the whole map in milliseconds, measured from the call (as
-   * in Python): iteration rejects with `TimeoutError` and the remaining items
-   * are cancelled. Default: no limit.
-   */
-  timeout?: number | undefined;
-  /** Items sent to a worker per message and run there in one go. Default 1. */
-  chunksize?: number | undefined;
-  /**
-   * How many items may be in flight (submitted and not yet consumed). Input is
-   * read lazily within this bound, so an endless generator works. Default:
-   * four chunks per worker.
-   */
-  buffersize?: number | undefined;
-  /** Aborting this signal cancels the map: iteration rejects with the signal's reason. */
-  signal?: AbortSignal | undefined;
-  /**
-   * Called with `{ done, failed, total }` as chunks finish: at most every
-   * 50 ms, and once more when every item is done. `total` is `undefined`
-   * until the input has been read to its end (a lazy or endless input).
-   * A callback that throws is reported as an `ExecutorListenerWarning`.
-   *
-   * @example
-   * ```ts
-   * await pool.map(work, items, {
-   *   onProgress: ({ done, total }) => process.stderr.write(`\r${done}/${total ?? '?'}`),
-   * });
-   * ```
-   */
-  onProgress?: ((progress: MapProgress) => void) | undefined;
-}
-
-/** Options of `shutdown`. */
-export interface ShutdownOptions {
-  /** Resolve only once running tasks finished and all workers exited. Default `true`. */
-  wait?: boolean | undefined;
-  /** Cancel the tasks that have not started. Default `false`. */
-  cancelFutures?: boolean | undefined;
-}
 
 /**
  * The results of `map`: iterate them as they arrive (`for await`), in input
@@ -114,22 +57,6 @@ export interface Executor {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Validated `submit` options. */
-export interface CheckedSubmitOptions {
-  timeout: number | undefined;
-  signal: AbortSignal | undefined;
-}
-
-/** Validates the options every executor's `submit` accepts. */
-export function checkSubmitOptions(options: SubmitOptions | undefined): CheckedSubmitOptions {
-  if (options === undefined) return { timeout: undefined, signal: undefined };
-  validateOptions('options', options);
-  return {
-    timeout: validateTimeout('timeout', options.timeout),
-    signal: validateSignal('signal', options.signal),
-  };
-}
-
 /**
  * Shared behaviour of executors: the shutdown state and `map`. Subclasses
  * provide `submit`, a chunk primitive for `map`, and the shutdown work.
@@ -159,23 +86,7 @@ export abstract class ExecutorBase implements Executor {
   ): MapResult<ResultOf<F>> {
     this._checkOpen('map');
     this._checkCallable(fn);
-    validateOptions('options', options);
-    const chunksize = validateInteger('chunksize', options?.chunksize, 1, 1);
-    const buffersize = validateInteger(
-      'buffersize',
-      options?.buffersize,
-      1,
-      this._defaultBuffersize(chunksize),
-      Number.POSITIVE_INFINITY,
-    );
-    const timeout = validateTimeout('timeout', options?.timeout);
-    const signal = validateSignal('signal', options?.signal);
-    const onProgress = options?.onProgress;
-    if (onProgress !== undefined && typeof onProgress !== 'function') {
-      throw new ArgumentTypeError(
-        `Expected \`onProgress\` to be a function, got ${describeValue(onProgress)}`,
-      );
-    }
+    const limits = checkMapOptions(options, (chunksize) => this._defaultBuffersize(chunksize));
     return new MapRun<Parameters<F>[0], ResultOf<F>>(
       {
         submit: (items) => {
@@ -196,16 +107,14 @@ export abstract class ExecutorBase implements Executor {
         },
       },
       iterable,
-      { chunksize, buffersize, timeout, signal, onProgress },
+      limits,
     );
   }
 
   /** Stops accepting work. Idempotent: later calls share the first call's completion. */
   shutdown(options?: ShutdownOptions): Promise<void> {
     try {
-      validateOptions('options', options);
-      const wait = validateBoolean('wait', options?.wait, true);
-      const cancelFutures = validateBoolean('cancelFutures', options?.cancelFutures, false);
+      const { wait, cancelFutures } = checkShutdownOptions(options);
       this.#shutdownRequested = true;
       if (cancelFutures) this._cancelPending();
       // Running maps stop reading their input: what they submitted runs

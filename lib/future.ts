@@ -14,15 +14,8 @@
 import { inspect } from 'node:util';
 import pDefer, { type DeferredPromise } from 'p-defer';
 import { describe, describeError } from './describe.js';
-import type { TaskOutput } from './engine/output.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 import { validateOptions, validateSignal, validateTimeout } from './validate.js';
-
-/**
- * Re-exported: the engine describes errors through this module (the helper
- * itself lives in describe.ts). @internal
- */
-export { describeError };
 
 /** The states of a Future, readable as `future.state`. */
 export type FutureState = 'pending' | 'running' | 'cancelled' | 'finished';
@@ -50,20 +43,43 @@ export interface CancelOptions {
   running?: boolean | undefined;
 }
 
+/** What a task wrote, as kept with `stdio: 'capture'` (`future.output`). */
+export interface TaskOutput {
+  /** What the task wrote to stdout (the first 1 MiB). */
+  stdout: string;
+  /** What the task wrote to stderr (the first 1 MiB). */
+  stderr: string;
+  /** `true` if it wrote more than that on either stream; the rest was dropped. */
+  truncated: boolean;
+}
+
 /**
- * Implemented by executors that can stop a running task. Not part of the
- * public API (index.ts does not export it), but not marked internal:
- * `stripInternal` would drop it from future.d.ts while the engine's
- * declarations still name it, and a consumer compiling with
- * `skipLibCheck: false` would get TS2305.
+ * What an executor binds to a future (`_bindCancel`) when it can stop the
+ * future's task: the future calls it on cancellation and knows nothing
+ * else of the executor. Not part of the public API (index.ts does not
+ * export it), but not marked internal: `stripInternal` would drop it from
+ * future.d.ts while other declarations still name it, and a consumer
+ * compiling with `skipLibCheck: false` would get TS2305.
  */
-export interface RunningCanceller {
-  /** Stops the running task behind `token`; returns `true` if it will be stopped. */
-  cancelRunning(token: unknown, cause: unknown): boolean;
+export interface CancelBinding {
   /**
-   * The pending future behind `token` was cancelled (it may already sit in a
+   * `cancel({ running: true })` on the running future: stop the task.
+   * Returns `true` if it will be stopped (the future is then cancelled).
+   */
+  cancelRunning(cause: unknown): boolean;
+  /**
+   * The pending future was cancelled (its task may already sit in a
    * worker's line). Called once the future is cancelled and its callbacks ran.
    */
+  cancelledWhilePending(cause: unknown): void;
+}
+
+/**
+ * The token-based binding `_setOwner` takes (lib/distributed binds its
+ * tasks this way). Not part of the public API; see `CancelBinding`.
+ */
+export interface TokenCanceller {
+  cancelRunning(token: unknown, cause: unknown): boolean;
   pendingCancelled(token: unknown, cause: unknown): void;
 }
 
@@ -113,9 +129,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #promise: Promise<T> | undefined = undefined;
   /** `#promise` carries a no-op rejection handler (see `#guarded`). */
   #marked = false;
-  /** Set by an executor that can stop this future's task while it runs. */
-  #owner: RunningCanceller | undefined = undefined;
-  #token: unknown = undefined;
+  /** Bound by an executor that can stop this future's task while it runs. */
+  #binding: CancelBinding | undefined = undefined;
   #output: TaskOutput | undefined = undefined;
 
   /** The current state: `'pending' | 'running' | 'cancelled' | 'finished'`. */
@@ -132,8 +147,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * ends cancelled and `true` is returned.
    */
   cancel(options?: CancelOptions): boolean {
-    if (this.#state === RUNNING && options?.running === true && this.#owner !== undefined) {
-      return this.#owner.cancelRunning(this.#token, undefined);
+    if (this.#state === RUNNING && options?.running === true && this.#binding !== undefined) {
+      return this.#binding.cancelRunning(undefined);
     }
     return this._cancel(undefined);
   }
@@ -295,11 +310,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
   _cancel(cause: unknown): boolean {
     if (this.#state === CANCELLED) return true;
     if (this.#state !== PENDING) return false;
-    // Completing clears the owner link: keep it to tell the owner afterwards.
-    const owner = this.#owner;
-    const token = this.#token;
+    // Completing clears the binding: keep it to tell the executor afterwards.
+    const binding = this.#binding;
     this.#becomeCancelled(cause);
-    owner?.pendingCancelled(token, cause);
+    binding?.cancelledWhilePending(cause);
     return true;
   }
 
@@ -328,10 +342,27 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#output = output;
   }
 
-  /** Lets `cancel({ running: true })` reach the executor. @internal */
-  _setOwner(owner: RunningCanceller | undefined, token: unknown): void {
-    this.#owner = owner;
-    this.#token = token;
+  /**
+   * Lets `cancel({ running: true })`, and the cancellation of a pending
+   * future, reach the executor; `undefined` unbinds. Completing the future
+   * unbinds it too. @internal
+   */
+  _bindCancel(binding: CancelBinding | undefined): void {
+    this.#binding = binding;
+  }
+
+  /**
+   * `_bindCancel` for an executor that tells its tasks apart by a token
+   * (lib/distributed). @internal
+   */
+  _setOwner(owner: TokenCanceller | undefined, token: unknown): void {
+    this.#binding =
+      owner === undefined
+        ? undefined
+        : {
+            cancelRunning: (cause) => owner.cancelRunning(token, cause),
+            cancelledWhilePending: (cause) => owner.pendingCancelled(token, cause),
+          };
   }
 
   /** `true` if the future finished with a failure (any thrown value). @internal */
@@ -425,8 +456,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #complete(): void {
-    this.#owner = undefined;
-    this.#token = undefined;
+    this.#binding = undefined;
     const waiters = this.#waiters;
     if (waiters !== undefined) {
       this.#waiters = undefined;

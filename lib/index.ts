@@ -8,9 +8,6 @@
  */
 
 export { currentTask, type TaskContext } from './current-task.js';
-export type { TaskOutput } from './engine/output.js';
-export type { EngineCounts, WorkerStats } from './engine/pool.js';
-export type { Distribution, TaskCounters } from './engine/stats.js';
 export {
   ArgumentRangeError,
   ArgumentTypeError,
@@ -45,32 +42,37 @@ export type {
   WorkerSpawnedEvent,
 } from './events.js';
 export { CHANNEL_PREFIX } from './events.js';
-export type {
-  Callable,
-  Executor,
-  MapOptions,
-  MapResult,
-  ResultOf,
-  ShutdownOptions,
-  SubmitOptions,
-} from './executor.js';
+export type { Callable, Executor, MapResult, ResultOf } from './executor.js';
 export {
   type CancelOptions,
   type DoneCallback,
   Future,
   type FutureState,
   type ResultOptions,
+  type TaskOutput,
 } from './future.js';
 export type { MapProgress } from './map.js';
-export {
-  PoolExecutor,
-  type PoolOptions,
-  type PoolStats,
-  type PoolSubmitOptions,
-} from './pool-executor.js';
-export { ProcessPoolExecutor, type ProcessPoolOptions } from './process-pool.js';
+export type {
+  MapOptions,
+  PoolOptions,
+  PoolSubmitOptions,
+  ProcessPoolOptions,
+  ShutdownOptions,
+  SubmitOptions,
+  ThreadPoolOptions,
+} from './options.js';
+export { PoolExecutor } from './pool-executor.js';
+export { ProcessPoolExecutor } from './process-pool.js';
+export type {
+  Distribution,
+  EngineCounts,
+  PoolCounts,
+  PoolStats,
+  TaskCounters,
+  WorkerStats,
+} from './stats.js';
 export { type AnyFunction, isTaskRef, type TaskRef, task } from './task.js';
-export { ThreadPoolExecutor, type ThreadPoolOptions } from './thread-pool.js';
+export { ThreadPoolExecutor } from './thread-pool.js';
 export { transfer } from './transfer.js';
 export {
   ALL_COMPLETED,

@@ -9,20 +9,12 @@
  * with that item's error, after the results before it; everything after it is
  * cancelled as soon as the failure is known, and the input is closed.
  */
+import { isThenable } from './describe.js';
 import { ArgumentTypeError, ExecutorShutdownError, TimeoutError } from './errors.js';
 import { reportListenerError } from './events.js';
 import type { Future } from './future.js';
 import { describeValue } from './validate.js';
-
-/**
- * What one chunk produced: the values of its items in order, up to the first
- * item that threw (then `failed` is set and `error` holds what it threw).
- */
-export interface ChunkOutcome<R> {
-  values: R[];
-  failed: boolean;
-  error?: unknown;
-}
+import type { ChunkOutcome } from './wire/chunk-outcome.js';
 
 /** How far a map has come, as `onProgress` receives it. */
 export interface MapProgress {
@@ -46,7 +38,8 @@ export interface MapLimits {
   onProgress: ((progress: MapProgress) => void) | undefined;
 }
 
-interface Slot<R> {
+/** A chunk submitted and not yet handed to the consumer. */
+interface InflightChunk<R> {
   future: Future<ChunkOutcome<R>>;
   size: number;
   /** Position of the chunk in the input, counting from 0. */
@@ -79,7 +72,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   readonly #limits: MapLimits;
   readonly #deadline: number | undefined;
   #source: Source<T> | undefined;
-  readonly #inflight: Slot<R>[] = [];
+  readonly #inflight: InflightChunk<R>[] = [];
   #inflightItems = 0;
   #nextSeq = 0;
   /** Chunks after this one are not wanted: an earlier one failed. */
@@ -251,18 +244,19 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
       let submitting = false;
       try {
         while (this.#source !== undefined && this.#inflightItems < buffersize) {
-          const room = Math.min(chunksize, buffersize - this.#inflightItems);
+          // Items of the next chunk: a whole chunk, or what the buffer has left.
+          const wanted = Math.min(chunksize, buffersize - this.#inflightItems);
           let items: T[] = [];
           if (this.#source instanceof ArraySource) {
             // An array is read by slices, not item by item.
-            items = this.#source.take(room);
+            items = this.#source.take(wanted);
             if (items.length === 0) this.#exhausted();
           }
-          while (items.length < room && !(this.#source instanceof ArraySource)) {
+          while (items.length < wanted && !(this.#source instanceof ArraySource)) {
             const source = this.#source;
             if (source === undefined) return;
             const step = source.next();
-            const result = isPromise(step) ? await step : step;
+            const result = isThenable(step) ? await step : step;
             // The run may have stopped while an async input was being read.
             if (this.#source === undefined) return;
             if (result.done) {
@@ -272,21 +266,22 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
             items.push(result.value);
           }
           if (items.length === 0) break;
-          const queueRoom = this.#runner.room?.();
-          if (queueRoom !== undefined) {
-            await queueRoom;
+          // The executor's queue at its bound: wait for room in it.
+          const room = this.#runner.room?.();
+          if (room !== undefined) {
+            await room;
             if (this.#stopped || this.#finished) return;
           }
           submitting = true;
-          const slot: Slot<R> = {
+          const chunk: InflightChunk<R> = {
             future: this.#runner.submit(items),
             size: items.length,
             seq: this.#nextSeq++,
           };
-          this.#inflight.push(slot);
+          this.#inflight.push(chunk);
           this.#inflightItems += items.length;
           this.#read += items.length;
-          slot.future._addWaiter(this.#onChunkDone);
+          chunk.future._addWaiter(this.#onChunkDone);
           submitting = false;
           this.#submitted?.();
           this.#submitted = undefined;
@@ -388,10 +383,10 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     const failed =
       future.cancelled() || future._failed() || (future._value() as ChunkOutcome<R>).failed;
     if (!failed) return;
-    const slot = this.#inflight.find((s) => s.future === future);
-    if (slot === undefined || slot.seq >= this.#cutoff) return;
-    this.#cutoff = slot.seq;
-    this.#cancelFrom(slot.seq + 1);
+    const chunk = this.#inflight.find((c) => c.future === future);
+    if (chunk === undefined || chunk.seq >= this.#cutoff) return;
+    this.#cutoff = chunk.seq;
+    this.#cancelFrom(chunk.seq + 1);
     this.#closeSource();
   };
 
@@ -399,8 +394,8 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #cancelFrom(seq: number): void {
     this.#cancelling = true;
     try {
-      for (const slot of this.#inflight) {
-        if (slot.seq >= seq && !slot.future.done()) this.#runner.cancel(slot.future);
+      for (const chunk of this.#inflight) {
+        if (chunk.seq >= seq && !chunk.future.done()) this.#runner.cancel(chunk.future);
       }
     } finally {
       this.#cancelling = false;
@@ -448,7 +443,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     if (source?.return === undefined) return;
     try {
       const closing = source.return();
-      if (isPromise(closing)) closing.catch(() => undefined);
+      if (isThenable(closing)) Promise.resolve(closing).catch(() => undefined);
     } catch {
       // An input that fails to close has nothing more to give us.
     }
@@ -543,10 +538,6 @@ function openSource<T>(iterable: Iterable<T> | AsyncIterable<T>): Source<T> {
   throw new ArgumentTypeError(
     `Expected \`iterable\` to be an Iterable or AsyncIterable, got ${describeValue(iterable)}`,
   );
-}
-
-function isPromise<V>(value: V | Promise<V>): value is Promise<V> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 /** Resolves when the future is done, whatever its outcome. */

@@ -1,49 +1,32 @@
 /**
- * The engine's record types: its settings, the bookkeeping of one task
- * (CPython's `_WorkItem`) and of one worker. Shared by the engine
- * (pool.ts) and its helpers (telemetry, worker output).
+ * One unit of work as the engine keeps it (CPython's `_WorkItem`): a
+ * submit, or one chunk of a map. The record owns its timers (the time
+ * limit of the current attempt, the grace a stopped task gets) and is what
+ * the engine binds to the task's future, so that cancelling the future
+ * reaches the engine without the future knowing it.
+ *
+ * A new kind of task (say, a long-running explorer of a map-reduce) is a
+ * new `TaskKind`, a flag the worker understands (wire/protocol.ts), and the
+ * settlement of its outcome (outcomes.ts). Links between records (a parent
+ * task and the tasks it submitted) belong here too.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import type { PoolEventHub } from '../events.js';
-import type { Future } from '../future.js';
+import type { CancelBinding, Future } from '../future.js';
+import {
+  cancelledWhilePending,
+  cancelRunning,
+  stopGraceExpired,
+  timedOut,
+} from './cancellation.js';
+import type { Engine } from './context.js';
 import type { FnInfo } from './functions.js';
-import type { Capture } from './output.js';
-import type { SpawnOptions, Transport, WorkerHandle } from './transport.js';
-import type { WorkerOutput } from './worker-output.js';
+import type { Capture } from './output/capture.js';
+import type { WorkerSlot } from './worker-slot.js';
 
-/** Engine settings, validated by the executor facades. */
-export interface EngineOptions {
-  transport: Transport;
-  maxWorkers: number;
-  minWorkers: number;
-  /** ms an idle worker above `minWorkers` lives on. */
-  idleTimeout: number;
-  /** Recycle a worker after this many tasks (Infinity: never). */
-  maxTasksPerWorker: number;
-  initializer: FnInfo | undefined;
-  initargs: unknown[];
-  /** Bound of the pending queue (Infinity: unbounded). */
-  maxQueued: number;
-  /** Default time limit of a task in ms, or undefined. */
-  taskTimeout: number | undefined;
-  /** Default number of re-runs of a task whose worker crashed. */
-  retries: number;
-  /** ms between SIGTERM and SIGKILL when a worker must go. */
-  shutdownGrace: number;
-  /** ms a running task gets to react to its aborted signal before its worker is killed. */
-  cancelGrace: number;
-  /** ms a worker may take to get ready (start-up and initializer), or undefined: no limit. */
-  initializerTimeout: number | undefined;
-  spawn: SpawnOptions;
-  /** Where events go. */
-  events: PoolEventHub;
-  /** `stdio: 'pipe'`: receives every worker's output. */
-  pipe:
-    | ((pid: number | undefined, stream: 'stdout' | 'stderr', chunk: Buffer | null) => void)
-    | undefined;
-}
+/** `run`: `fn(...payload)` (a submit); `chunk`: `fn(item)` for each item of the payload (a map). */
+export type TaskKind = 'run' | 'chunk';
 
-/** Per-submit settings. */
+/** Per-submit settings, validated by the facade (options.ts). */
 export interface TaskSettings {
   timeout: number | undefined;
   signal: AbortSignal | undefined;
@@ -53,13 +36,13 @@ export interface TaskSettings {
   transfer: readonly TransferListItem[] | undefined;
 }
 
-/** One unit of work: a submit, or one chunk of a map. */
-export interface Task {
+export class TaskRecord implements CancelBinding {
   readonly id: number;
-  readonly kind: 'run' | 'chunk';
+  readonly kind: TaskKind;
   readonly future: Future<any>;
   readonly fn: FnInfo;
   readonly payload: unknown[];
+  /** Time limit of each attempt in ms, or undefined: none. */
   readonly timeout: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((value: unknown) => void) | undefined;
@@ -68,79 +51,102 @@ export interface Task {
   /** `performance.now()` at submit. */
   readonly submittedAt: number;
   /** `performance.now()` when it started, as far as the parent knows (0: not yet). */
-  startedAt: number;
+  startedAt = 0;
   retriesLeft: number;
   /** Re-runs so far after crashes. */
-  retried: number;
-  worker: Slot | undefined;
-  timer: NodeJS.Timeout | undefined;
-  /** Set once the engine is done with the task (counted out of the unsettled tasks). */
-  released: boolean;
-  /** Armed when the task was told to stop: kills the worker if it has not stopped after `cancelGrace`. */
-  stopTimer: NodeJS.Timeout | undefined;
+  retried = 0;
+  /** The worker whose line it is in, if any. */
+  worker: WorkerSlot | undefined = undefined;
+  /** Set once the engine let go of the task (see `Engine.detach`). */
+  detached = false;
   /**
-   * The task was in flight on a worker that crashed while it held several
-   * unreported tasks: outcomes travel in batches, so any of the first ones
-   * may have been running. It runs again with its outcome reported alone and
-   * at once (TASK_ALONE in the protocol), so that a second crash is pinned
-   * on the right task. A task that had finished before the crash runs twice.
+   * The task was in a crashed worker's line, among tasks whose outcomes
+   * were not reported yet, and the crash could not be pinned on one of them
+   * (crash-blame.ts). It runs again with its outcome reported alone and at
+   * once (TASK_REPORT_ALONE), so that a second crash is pinned on the right
+   * task. (A task that had in fact finished before the crash runs twice.)
    */
-  suspect: boolean;
+  reportAlone = false;
   /** Asked back from its worker (work stealing), answer pending. */
-  stealing: boolean;
+  stealing = false;
   /** Cancelled while waiting in the engine's queue (TaskQueue bookkeeping). */
-  deadInQueue: boolean;
-  /** `stdio: 'capture'`: what the task wrote so far. */
-  capture: Capture | undefined;
-  /**
-   * `stdio: 'capture'`: the outcome, held until the end of the task's output
-   * arrived (output and results travel on different channels).
-   */
-  held: { ok: boolean; value: unknown; ms: number } | undefined;
-  /** Bounds how long `held` waits for the output (OUTPUT_HOLD_MS). */
-  holdTimer: NodeJS.Timeout | undefined;
-}
+  deadInQueue = false;
+  /** `stdio: 'capture'`: what the current attempt wrote so far (output/capture.ts). */
+  capture: Capture | undefined = undefined;
+  readonly #engine: Engine;
+  /** The time limit of the current attempt. */
+  #clock: NodeJS.Timeout | undefined = undefined;
+  /** Armed when the task was told to stop: its worker is killed if it has not stopped in time. */
+  #stopTimer: NodeJS.Timeout | undefined = undefined;
 
-/** What a worker last reported about its resources. */
-export interface WorkerUsage {
-  /** Resident set size of the worker process, bytes (processes only). */
-  rss: number | undefined;
-  /** V8 heap in use, bytes. */
-  heapUsed: number;
-  /** CPU time used, ms, user plus system (processes only). */
-  cpuTime: number | undefined;
-  /** `performance.now()` in the parent when it arrived. */
-  at: number;
-}
+  constructor(
+    engine: Engine,
+    id: number,
+    kind: TaskKind,
+    future: Future<any>,
+    fn: FnInfo,
+    payload: unknown[],
+    settings: TaskSettings,
+  ) {
+    this.#engine = engine;
+    this.id = id;
+    this.kind = kind;
+    this.future = future;
+    this.fn = fn;
+    this.payload = payload;
+    const limit = settings.timeout ?? engine.options.taskTimeout;
+    this.timeout = limit === Number.POSITIVE_INFINITY ? undefined : limit;
+    this.signal = settings.signal;
+    this.onProgress = settings.onProgress;
+    this.transfer = settings.transfer;
+    this.retriesLeft = settings.retries ?? engine.options.retries;
+    this.submittedAt = performance.now();
+  }
 
-/** One worker, as the engine keeps it. */
-export interface Slot {
-  readonly handle: WorkerHandle;
-  /** starting: spawned, not ready yet; ready: takes tasks; retiring: asked or forced to exit. */
-  state: 'starting' | 'ready' | 'retiring';
-  /** Tasks sent to this worker and not done, in order; the first is running. */
-  readonly tasks: Task[];
-  readonly knownFns: Set<number>;
-  completed: number;
-  /** How many tasks may be in flight to this worker (adaptive). */
-  depth: number;
-  /** Moving average of the time per task, ms (0: not measured yet). */
-  avgTaskMs: number;
-  /** When the task at the head of `tasks` started, as far as the parent knows. */
-  headSince: number;
-  idleTimer: NodeJS.Timeout | undefined;
-  /** Kills a worker that is not ready after `initializerTimeout`. */
-  startTimer: NodeJS.Timeout | undefined;
-  killTimer: NodeJS.Timeout | undefined;
-  /** Set when the engine itself kills the worker (time limit, cancellation, init failure). */
-  killReason: string | undefined;
-  /** Set when the engine asked it to exit (idle, recycled, shutdown). */
-  retired: boolean;
-  startError: unknown;
-  /** What the worker reported just before dying of an error that escaped task code. */
-  fatal: { origin: string; error: unknown } | undefined;
-  referenced: boolean;
-  usage: WorkerUsage | undefined;
-  /** `stdio: 'capture'` or `'pipe'`: the worker's output, split by task. */
-  output: WorkerOutput | undefined;
+  /** `future.cancel({ running: true })` (CancelBinding). */
+  cancelRunning(cause: unknown): boolean {
+    return cancelRunning(this.#engine, this, cause);
+  }
+
+  /** The pending future was cancelled (CancelBinding). */
+  cancelledWhilePending(cause: unknown): void {
+    cancelledWhilePending(this.#engine, this, cause);
+  }
+
+  /** Starts the time limit of this attempt (if it has one and is not done). */
+  startClock(): void {
+    if (this.timeout === undefined || this.future.done()) return;
+    clearTimeout(this.#clock);
+    this.#clock = setTimeout(() => {
+      this.#clock = undefined;
+      timedOut(this.#engine, this);
+    }, this.timeout);
+  }
+
+  /** Stops the time limit: the attempt ended, or the task left its worker. */
+  stopClock(): void {
+    if (this.#clock === undefined) return;
+    clearTimeout(this.#clock);
+    this.#clock = undefined;
+  }
+
+  /** `true` while the task was told to stop and its grace runs. */
+  get stopping(): boolean {
+    return this.#stopTimer !== undefined;
+  }
+
+  /** The task was told to stop on `slot`: kill that worker if it has not stopped after `grace` ms. */
+  armStopGrace(slot: WorkerSlot, why: 'timeout' | 'cancel', grace: number): void {
+    this.#stopTimer = setTimeout(() => {
+      this.#stopTimer = undefined;
+      stopGraceExpired(this.#engine, this, slot, why);
+    }, grace);
+  }
+
+  /** The task stopped (its outcome came, or its worker is gone). */
+  clearStopGrace(): void {
+    if (this.#stopTimer === undefined) return;
+    clearTimeout(this.#stopTimer);
+    this.#stopTimer = undefined;
+  }
 }

@@ -38,7 +38,10 @@ export class PipedOutput {
     stderr: new Map(),
   };
 
-  /** A chunk from worker `pid`, or `null` when that worker's stream ended. */
+  /**
+   * A chunk from worker `pid` (process id, or thread id), or `null` when
+   * that worker's stream ended.
+   */
   write(pid: number | undefined, stream: Stream, chunk: Buffer | null): void {
     const partial = this.#partial[stream];
     const held = partial.get(pid);
