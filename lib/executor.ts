@@ -1,18 +1,14 @@
 /**
- * The Executor interface, and what every executor shares whatever its
- * transport: shutdown state and `map` (built on a chunk primitive each
- * executor provides). The options of its methods are in options.ts.
+ * The Executor interface and the options of its methods, and what every
+ * executor shares whatever its transport: shutdown state and `map` (built
+ * on a chunk primitive each executor provides). The defaults and checks of
+ * those options are in options.ts.
  */
 import { ExecutorShutdownError } from './errors.js';
 import type { Future } from './future.js';
 import { MapRun } from './map.js';
-import {
-  checkMapOptions,
-  checkShutdownOptions,
-  type MapOptions,
-  type ShutdownOptions,
-  type SubmitOptions,
-} from './options.js';
+import type { MapProgress } from './map-progress.js';
+import { checkMapOptions, checkShutdownOptions } from './options.js';
 import type { AnyFunction, TaskRef } from './task.js';
 import type { ChunkOutcome } from './wire/chunk-outcome.js';
 
@@ -21,6 +17,81 @@ export type Callable<F extends AnyFunction> = F | TaskRef<F>;
 
 /** What a call of `fn` resolves to. */
 export type ResultOf<F extends AnyFunction> = Awaited<ReturnType<F>>;
+
+/** Options of `submit`. */
+export interface SubmitOptions {
+  /**
+   * Time limit for the task, in milliseconds of running time (time spent in
+   * the queue does not count, nor waiting for a worker to get ready: the pool
+   * executors bound that wait with their `initializerTimeout`). Each attempt
+   * of a retried task gets the full limit. Default: the executor's
+   * `taskTimeout`; `Infinity` means no limit for this task, whatever
+   * `taskTimeout` says.
+   */
+  timeout?: number | undefined;
+  /** Aborting this signal cancels the task, pending or running. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Options of `map`. */
+export interface MapOptions {
+  /**
+   * Time limit for the whole map in milliseconds, measured from the call (as
+   * in Python): iteration rejects with `TimeoutError` and the remaining items
+   * are cancelled. Default: no limit.
+   */
+  timeout?: number | undefined;
+  /** Items sent to a worker per message and run there in one go. Default 1. */
+  chunksize?: number | undefined;
+  /**
+   * How many items may be in flight (submitted and not yet consumed). Input is
+   * read lazily within this bound, so an endless generator works. Default:
+   * four chunks per worker.
+   */
+  buffersize?: number | undefined;
+  /** Aborting this signal cancels the map: iteration rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
+  /**
+   * Called with `{ done, failed, total }` as chunks finish: at most every
+   * 50 ms, and once more when every item is done. `total` is `undefined`
+   * until the input has been read to its end (a lazy or endless input).
+   * A callback that throws is reported as an `ExecutorListenerWarning`.
+   *
+   * @example
+   * ```ts
+   * await pool.map(work, items, {
+   *   onProgress: ({ done, total }) => process.stderr.write(`\r${done}/${total ?? '?'}`),
+   * });
+   * ```
+   */
+  onProgress?: ((progress: MapProgress) => void) | undefined;
+}
+
+/** Options of `shutdown`. */
+export interface ShutdownOptions {
+  /** Resolve only once running tasks finished and all workers exited. Default `true`. */
+  wait?: boolean | undefined;
+  /** Cancel the tasks that have not started. Default `false`. */
+  cancelFutures?: boolean | undefined;
+}
+
+/** How the executor submits a chunk, and how it stops one that is no longer wanted. */
+export interface ChunkRunner<T, R> {
+  submit(items: T[]): Future<ChunkOutcome<R>>;
+  /** Cancels a chunk (pending, and running where the executor can). */
+  cancel(future: Future<ChunkOutcome<R>>): void;
+  /**
+   * A promise to wait on before submitting when the executor's queue is at
+   * its bound, so that `map` never overflows `maxQueued`; undefined when
+   * there is room.
+   */
+  room?(): Promise<void> | undefined;
+  /**
+   * Registers `stop`, called when the executor shuts down while the map
+   * still reads its input; returns a function that unregisters it.
+   */
+  onShutdown?(stop: () => void): () => void;
+}
 
 /**
  * The results of `map`: iterate them as they arrive (`for await`), in input

@@ -42,23 +42,22 @@ export type {
   WorkerSpawnedEvent,
 } from './events.js';
 export { CHANNEL_PREFIX } from './events.js';
-export type { Callable, Executor, MapResult, ResultOf } from './executor.js';
-export {
-  type CancelOptions,
-  type DoneCallback,
-  Future,
-  type FutureState,
-  type ResultOptions,
-  type TaskOutput,
-} from './future.js';
-export type { MapProgress } from './map.js';
 export type {
+  Callable,
+  Executor,
   MapOptions,
+  MapResult,
+  ResultOf,
+  ShutdownOptions,
+  SubmitOptions,
+} from './executor.js';
+export { type DoneCallback, Future, type FutureState } from './future.js';
+export type { CancelOptions, ResultOptions, TaskOutput } from './future-support.js';
+export type { MapProgress } from './map-progress.js';
+export type {
   PoolOptions,
   PoolSubmitOptions,
   ProcessPoolOptions,
-  ShutdownOptions,
-  SubmitOptions,
   ThreadPoolOptions,
 } from './options.js';
 export { PoolExecutor } from './pool-executor.js';

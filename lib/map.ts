@@ -10,33 +10,13 @@
  * cancelled as soon as the failure is known, and the input is closed.
  */
 import { isThenable } from './describe.js';
-import { ArgumentTypeError, ExecutorShutdownError, TimeoutError } from './errors.js';
-import { reportListenerError } from './events.js';
+import { ExecutorShutdownError, TimeoutError } from './errors.js';
+import type { ChunkRunner } from './executor.js';
 import type { Future } from './future.js';
-import { describeValue } from './validate.js';
+import { ArraySource, flatten, openSource, type Source, settled } from './map-input.js';
+import { MapProgressCounter } from './map-progress.js';
+import type { MapLimits } from './options.js';
 import type { ChunkOutcome } from './wire/chunk-outcome.js';
-
-/** How far a map has come, as `onProgress` receives it. */
-export interface MapProgress {
-  /** Items that finished with a value. */
-  done: number;
-  /** Items that failed (the map then stops: the rest is cancelled). */
-  failed: number;
-  /** Items in the input, once it has been read to its end; `undefined` until then. */
-  total: number | undefined;
-}
-
-/** At most one `onProgress` call this often (ms), plus one when the map ends. */
-export const MAP_PROGRESS_INTERVAL_MS = 50;
-
-/** Limits of one map run, already validated. */
-export interface MapLimits {
-  chunksize: number;
-  buffersize: number;
-  timeout: number | undefined;
-  signal: AbortSignal | undefined;
-  onProgress: ((progress: MapProgress) => void) | undefined;
-}
 
 /** A chunk submitted and not yet handed to the consumer. */
 interface InflightChunk<R> {
@@ -44,26 +24,6 @@ interface InflightChunk<R> {
   size: number;
   /** Position of the chunk in the input, counting from 0. */
   seq: number;
-}
-
-type Source<T> = Iterator<T> | AsyncIterator<T>;
-
-/** How the executor submits a chunk, and how it stops one that is no longer wanted. */
-export interface ChunkRunner<T, R> {
-  submit(items: T[]): Future<ChunkOutcome<R>>;
-  /** Cancels a chunk (pending, and running where the executor can). */
-  cancel(future: Future<ChunkOutcome<R>>): void;
-  /**
-   * A promise to wait on before submitting when the executor's queue is at
-   * its bound, so that `map` never overflows `maxQueued`; undefined when
-   * there is room.
-   */
-  room?(): Promise<void> | undefined;
-  /**
-   * Registers `stop`, called when the executor shuts down while the map
-   * still reads its input; returns a function that unregisters it.
-   */
-  onShutdown?(stop: () => void): () => void;
 }
 
 /** Runs a map; the object users receive from `executor.map()`. */
@@ -93,13 +53,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #collecting: Promise<R[]> | undefined;
   #iterated = false;
   #onAbort: (() => void) | undefined;
-  /** Progress: items read from the input, finished, failed; the total once known. */
-  #read = 0;
-  #doneItems = 0;
-  #failedItems = 0;
-  #total: number | undefined;
-  #progressAt = Number.NEGATIVE_INFINITY;
-  #progressTimer: NodeJS.Timeout | undefined;
+  readonly #progress: MapProgressCounter;
   /** Wakes a consumer waiting for the next chunk to be submitted. */
   #submitted: (() => void) | undefined;
   /** Unregisters from the executor's shutdown, once the input is closed. */
@@ -112,6 +66,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   ) {
     this.#runner = runner;
     this.#limits = limits;
+    this.#progress = new MapProgressCounter(limits.onProgress);
     this.#deadline = limits.timeout === undefined ? undefined : performance.now() + limits.timeout;
     this.#source = openSource(iterable);
     const { signal } = limits;
@@ -280,7 +235,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
           };
           this.#inflight.push(chunk);
           this.#inflightItems += items.length;
-          this.#read += items.length;
+          this.#progress.read += items.length;
           chunk.future._addWaiter(this.#onChunkDone);
           submitting = false;
           this.#submitted?.();
@@ -318,7 +273,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     if (this.#source === undefined) return;
     this.#inputFailure ??= {
       error: new ExecutorShutdownError(
-        `map() stopped reading its input after ${this.#read} items: the executor was shut down`,
+        `map() stopped reading its input after ${this.#progress.read} items: the executor was shut down`,
       ),
     };
     this.#closeSource();
@@ -338,47 +293,12 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     this.#untrack?.();
     this.#untrack = undefined;
     this.#source = undefined;
-    this.#total = this.#read;
-    this.#reportProgress();
-  }
-
-  /** Calls `onProgress`, at most every MAP_PROGRESS_INTERVAL_MS, and always at the end. */
-  #reportProgress(): void {
-    const onProgress = this.#limits.onProgress;
-    if (onProgress === undefined || this.#finished) return;
-    const complete =
-      this.#total !== undefined && this.#doneItems + this.#failedItems >= this.#total;
-    const now = performance.now();
-    if (!complete && now - this.#progressAt < MAP_PROGRESS_INTERVAL_MS) {
-      // A trailing call, so the last state shows even if nothing else happens for a while.
-      this.#progressTimer ??= setTimeout(() => {
-        this.#progressTimer = undefined;
-        this.#reportProgress();
-      }, MAP_PROGRESS_INTERVAL_MS).unref();
-      return;
-    }
-    clearTimeout(this.#progressTimer);
-    this.#progressTimer = undefined;
-    this.#progressAt = now;
-    try {
-      onProgress({ done: this.#doneItems, failed: this.#failedItems, total: this.#total });
-    } catch (error) {
-      reportListenerError('onProgress', error);
-    }
+    this.#progress.inputEnded();
   }
 
   /** Counts a settled chunk for progress; a failed one also cancels what comes after it. */
   readonly #onChunkDone = (future: Future<ChunkOutcome<R>>): void => {
-    if (!future.cancelled()) {
-      if (future._failed()) {
-        this.#failedItems++;
-      } else {
-        const outcome = future._value() as ChunkOutcome<R>;
-        this.#doneItems += outcome.values.length;
-        if (outcome.failed) this.#failedItems++;
-      }
-      this.#reportProgress();
-    }
+    if (!future.cancelled()) this.#progress.chunkSettled(future);
     if (this.#cancelling) return;
     const failed =
       future.cancelled() || future._failed() || (future._value() as ChunkOutcome<R>).failed;
@@ -419,8 +339,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
-    clearTimeout(this.#progressTimer);
-    this.#progressTimer = undefined;
+    this.#progress.stop();
     this.#cancelFrom(0);
     this.#inflight.length = 0;
     this.#inflightItems = 0;
@@ -481,67 +400,4 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
       });
     }
   }
-}
-
-/**
- * A plain array as a source: read in slices, which costs one copy per chunk
- * instead of an iterator step per item. Like the array's own iterator, it
- * reads `length` as it goes, so items appended meanwhile are seen.
- */
-class ArraySource<T> implements Iterator<T> {
-  readonly #array: readonly T[];
-  #position = 0;
-
-  constructor(array: readonly T[]) {
-    this.#array = array;
-  }
-
-  next(): IteratorResult<T> {
-    if (this.#position >= this.#array.length) return { value: undefined, done: true };
-    return { value: this.#array[this.#position++] as T, done: false };
-  }
-
-  /** The next `count` items (fewer at the end, none once exhausted). */
-  take(count: number): T[] {
-    const items = this.#array.slice(this.#position, this.#position + count);
-    this.#position += items.length;
-    return items;
-  }
-
-  return(): IteratorResult<T> {
-    this.#position = Number.POSITIVE_INFINITY;
-    return { value: undefined, done: true };
-  }
-}
-
-/** Joins chunk results into one array with the engine's bulk copy, not a loop per item. */
-function flatten<R>(chunks: R[][]): R[] {
-  if (chunks.length === 1) return chunks[0]!;
-  let out: R[] = [];
-  // concat takes its chunks as arguments: a bounded number per call.
-  for (let i = 0; i < chunks.length; i += 4096) {
-    out = out.concat(...chunks.slice(i, i + 4096));
-  }
-  return out;
-}
-
-function openSource<T>(iterable: Iterable<T> | AsyncIterable<T>): Source<T> {
-  if (Array.isArray(iterable) && iterable[Symbol.iterator] === Array.prototype[Symbol.iterator]) {
-    return new ArraySource(iterable);
-  }
-  if (iterable !== null && (typeof iterable === 'object' || typeof iterable === 'function')) {
-    if (Symbol.asyncIterator in iterable) return iterable[Symbol.asyncIterator]();
-    if (Symbol.iterator in iterable) return iterable[Symbol.iterator]();
-  } else if (typeof iterable === 'string') {
-    return (iterable as Iterable<T>)[Symbol.iterator]();
-  }
-  throw new ArgumentTypeError(
-    `Expected \`iterable\` to be an Iterable or AsyncIterable, got ${describeValue(iterable)}`,
-  );
-}
-
-/** Resolves when the future is done, whatever its outcome. */
-function settled(future: Future<unknown>): Promise<void> {
-  if (future.done()) return Promise.resolve();
-  return new Promise((resolve) => future._addWaiter(() => resolve()));
 }

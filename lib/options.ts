@@ -1,15 +1,18 @@
 /**
- * The options of the pool executors, in one place: what each means (TSDoc,
- * with its default), the defaults themselves (`DEFAULTS`, one frozen
- * constant) and the checks that turn what a user passed into settings the
- * engine can trust. The generic checks (an integer in a range, a time in
- * ms...) are in validate.ts; the options of every `Executor` (`submit`,
- * `map`, `shutdown`) in executor.ts.
+ * Options in one place: the pool executors' options (what each means, in
+ * TSDoc with its default), the defaults of every option (`DEFAULTS`, one
+ * frozen constant), and the checks that turn what a user passed, to a
+ * constructor or to `submit`, `map` and `shutdown`, into settings the
+ * engine can trust. The options every `Executor` takes (`SubmitOptions`,
+ * `MapOptions`, `ShutdownOptions`) are declared with the interface, in
+ * executor.ts; the generic checks (an integer in a range, a time in ms...)
+ * are in validate.ts.
  */
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import type { TaskSettings } from './engine/task-record.js';
-import type { MapLimits, MapProgress } from './map.js';
+import type { MapOptions, ShutdownOptions, SubmitOptions } from './executor.js';
+import type { MapProgress } from './map-progress.js';
 import type { AnyFunction, TaskRef } from './task.js';
 import {
   rangeError,
@@ -47,63 +50,6 @@ export const DEFAULTS = Object.freeze({
   chunksInFlightPerWorker: 4,
 } as const);
 
-/** Options of `submit`. */
-export interface SubmitOptions {
-  /**
-   * Time limit for the task, in milliseconds of running time (time spent in
-   * the queue does not count, nor waiting for a worker to get ready: the pool
-   * executors bound that wait with their `initializerTimeout`). Each attempt
-   * of a retried task gets the full limit. Default: the executor's
-   * `taskTimeout`; `Infinity` means no limit for this task, whatever
-   * `taskTimeout` says.
-   */
-  timeout?: number | undefined;
-  /** Aborting this signal cancels the task, pending or running. */
-  signal?: AbortSignal | undefined;
-}
-
-/** Options of `map`. */
-export interface MapOptions {
-  /**
-   * Time limit for the whole map in milliseconds, measured from the call (as
-   * in Python): iteration rejects with `TimeoutError` and the remaining items
-   * are cancelled. Default: no limit.
-   */
-  timeout?: number | undefined;
-  /** Items sent to a worker per message and run there in one go. Default 1. */
-  chunksize?: number | undefined;
-  /**
-   * How many items may be in flight (submitted and not yet consumed). Input is
-   * read lazily within this bound, so an endless generator works. Default:
-   * four chunks per worker.
-   */
-  buffersize?: number | undefined;
-  /** Aborting this signal cancels the map: iteration rejects with the signal's reason. */
-  signal?: AbortSignal | undefined;
-  /**
-   * Called with `{ done, failed, total }` as chunks finish: at most every
-   * 50 ms, and once more when every item is done. `total` is `undefined`
-   * until the input has been read to its end (a lazy or endless input).
-   * A callback that throws is reported as an `ExecutorListenerWarning`.
-   *
-   * @example
-   * ```ts
-   * await pool.map(work, items, {
-   *   onProgress: ({ done, total }) => process.stderr.write(`\r${done}/${total ?? '?'}`),
-   * });
-   * ```
-   */
-  onProgress?: ((progress: MapProgress) => void) | undefined;
-}
-
-/** Options of `shutdown`. */
-export interface ShutdownOptions {
-  /** Resolve only once running tasks finished and all workers exited. Default `true`. */
-  wait?: boolean | undefined;
-  /** Cancel the tasks that have not started. Default `false`. */
-  cancelFutures?: boolean | undefined;
-}
-
 /** Validated `submit` options. */
 export interface CheckedSubmitOptions {
   timeout: number | undefined;
@@ -118,6 +64,15 @@ export function checkSubmitOptions(options: SubmitOptions | undefined): CheckedS
     timeout: validateTimeout('timeout', options.timeout),
     signal: validateSignal('signal', options.signal),
   };
+}
+
+/** Validated `map` options: the limits of one map run. */
+export interface MapLimits {
+  chunksize: number;
+  buffersize: number;
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+  onProgress: ((progress: MapProgress) => void) | undefined;
 }
 
 /** Validated `map` options, given the executor's default `buffersize` for a chunk size. */

@@ -319,7 +319,7 @@ describe('ProcessPoolExecutor robustness', function () {
   });
 
   it('kills processes started by task code together with their worker (process group)', async () => {
-    const { isAlive } = await import('./support/handshake.js');
+    const { isAlive } = await import('../tools/processes.js');
     const pool = new ProcessPoolExecutor({ maxWorkers: 1, shutdownGrace: 300 });
     let grandchild = 0;
     try {

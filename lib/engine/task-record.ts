@@ -11,7 +11,8 @@
  * task and the tasks it submitted) belong here too.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import type { CancelBinding, Future } from '../future.js';
+import type { Future } from '../future.js';
+import type { CancelBinding } from '../future-support.js';
 import {
   cancelledWhilePending,
   cancelRunning,

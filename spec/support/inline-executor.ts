@@ -4,9 +4,13 @@
  * Tasks run on the event loop, at most `maxWorkers` at a time, each started
  * from `setImmediate` so tests can observe the pending state.
  */
-import { type Callable, ExecutorBase, type ResultOf } from '../../lib/executor.js';
+import {
+  type Callable,
+  ExecutorBase,
+  type ResultOf,
+  type SubmitOptions,
+} from '../../lib/executor.js';
 import { Future } from '../../lib/future.js';
-import type { SubmitOptions } from '../../lib/options.js';
 import type { AnyFunction } from '../../lib/task.js';
 import { isTaskRef } from '../../lib/task.js';
 import { validateFunction } from '../../lib/validate.js';

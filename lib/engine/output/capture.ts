@@ -10,7 +10,7 @@
  * streams (see worker/output-guard.ts), and the outcome must never be held
  * hostage by its output.
  */
-import type { TaskOutput } from '../../future.js';
+import type { TaskOutput } from '../../future-support.js';
 
 /** How much of each stream one task keeps in `future.output`. */
 export const CAPTURE_LIMIT_BYTES = 1024 * 1024;
