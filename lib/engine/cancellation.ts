@@ -88,7 +88,7 @@ export function cancelPending(engine: Engine): void {
 /** The task's time limit passed (its clock, see TaskRecord.startClock). */
 export function timedOut(engine: Engine, task: TaskRecord): void {
   if (task.future.done()) return;
-  if (task.capture?.held !== undefined) {
+  if (task.capture?.heldOutcome !== undefined) {
     // It finished within its limit; only its output is late: settle with
     // the outcome it had, and what of its output came.
     outputComplete(engine, task);

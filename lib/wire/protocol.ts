@@ -46,8 +46,6 @@
  */
 import type { EncodedError } from './error-codec.js';
 
-export type { EncodedChunkOutcome } from './chunk-outcome.js';
-
 /** The envelope tag: the package name and protocol version. */
 export const PROTOCOL_TAG = 'concurrent-futures/1';
 

@@ -27,8 +27,6 @@ import { Outbox, type WorkerChannel } from './outbox.js';
 import { OutputGuard } from './output-guard.js';
 import { copyLikeThreads, sendable } from './sendable.js';
 
-export type { WorkerChannel } from './outbox.js';
-
 export class WorkerRuntime {
   readonly #channel: WorkerChannel;
   readonly #outbox: Outbox;

@@ -33,7 +33,7 @@ export class Capture {
   /** End markers seen (one per stream). */
   ends = 0;
   /** The outcome, held until both end markers arrived (or OUTPUT_HOLD_MS passed). */
-  held: HeldOutcome | undefined = undefined;
+  heldOutcome: HeldOutcome | undefined = undefined;
   #holdTimer: NodeJS.Timeout | undefined = undefined;
 
   add(stream: 'stdout' | 'stderr', chunk: Buffer): void {
@@ -59,20 +59,20 @@ export class Capture {
 
   /** Holds the outcome; `onExpire` runs if the output is still incomplete after OUTPUT_HOLD_MS. */
   hold(outcome: HeldOutcome, onExpire: () => void): void {
-    this.held = outcome;
+    this.heldOutcome = outcome;
     this.#holdTimer = setTimeout(onExpire, OUTPUT_HOLD_MS);
   }
 
   /** Takes the held outcome, if any; the hold ends. */
   takeHeld(): HeldOutcome | undefined {
-    const held = this.held;
+    const held = this.heldOutcome;
     this.dispose();
     return held;
   }
 
   /** Drops the held outcome and its timer (the task is done with). */
   dispose(): void {
-    this.held = undefined;
+    this.heldOutcome = undefined;
     clearTimeout(this.#holdTimer);
     this.#holdTimer = undefined;
   }

@@ -21,7 +21,7 @@ export class OutputDemux {
   /** The task whose start marker was seen last, until its end marker. */
   #current: number | undefined;
   /** Bytes held back because they may be the beginning of a marker. */
-  #held: Buffer | undefined;
+  #partialMarker: Buffer | undefined;
 
   constructor(nonce: string, sink: DemuxSink) {
     this.#prefix = Buffer.from(markerPrefix(nonce), 'latin1');
@@ -34,14 +34,15 @@ export class OutputDemux {
   }
 
   push(chunk: Buffer): void {
-    let buffer = this.#held === undefined ? chunk : Buffer.concat([this.#held, chunk]);
-    this.#held = undefined;
+    let buffer =
+      this.#partialMarker === undefined ? chunk : Buffer.concat([this.#partialMarker, chunk]);
+    this.#partialMarker = undefined;
     for (;;) {
       const at = buffer.indexOf(this.#prefix);
       if (at < 0) {
         const keep = this.#partialPrefixAt(buffer);
         this.#emit(buffer.subarray(0, keep));
-        if (keep < buffer.length) this.#held = Buffer.from(buffer.subarray(keep));
+        if (keep < buffer.length) this.#partialMarker = Buffer.from(buffer.subarray(keep));
         return;
       }
       this.#emit(buffer.subarray(0, at));
@@ -54,7 +55,7 @@ export class OutputDemux {
           buffer = buffer.subarray(bodyStart);
           continue;
         }
-        this.#held = Buffer.from(buffer.subarray(at));
+        this.#partialMarker = Buffer.from(buffer.subarray(at));
         return;
       }
       const body = buffer.toString('latin1', bodyStart, bell);
@@ -76,8 +77,8 @@ export class OutputDemux {
 
   /** The stream ended: whatever was held back is output after all. */
   finish(): void {
-    if (this.#held !== undefined) this.#emit(this.#held);
-    this.#held = undefined;
+    if (this.#partialMarker !== undefined) this.#emit(this.#partialMarker);
+    this.#partialMarker = undefined;
   }
 
   #emit(bytes: Buffer): void {

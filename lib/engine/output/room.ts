@@ -84,7 +84,7 @@ export class OutputRoom implements OutputRoute {
   heldOn(slot: WorkerSlot): TaskRecord[] {
     const held: TaskRecord[] = [];
     for (const task of this.#capturing?.values() ?? []) {
-      if (task.worker === slot && task.capture?.held !== undefined) held.push(task);
+      if (task.worker === slot && task.capture?.heldOutcome !== undefined) held.push(task);
     }
     return held;
   }
