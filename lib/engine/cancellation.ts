@@ -14,7 +14,7 @@ import { TaskTimeoutError } from '../errors.js';
 import { PROTOCOL_TAG } from '../wire/protocol.js';
 import type { Engine } from './context.js';
 import { outputComplete } from './outcomes.js';
-import type { TaskRecord } from './task-record.js';
+import { armStopGrace, isStopping, type TaskRecord } from './task-record.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 /**
@@ -85,7 +85,7 @@ export function cancelPending(engine: Engine): void {
   }
 }
 
-/** The task's time limit passed (its clock, see TaskRecord.startClock). */
+/** The task's time limit passed (its clock, see task-record.ts). */
 export function timedOut(engine: Engine, task: TaskRecord): void {
   if (task.future.done()) return;
   if (task.capture?.heldOutcome !== undefined) {
@@ -111,9 +111,9 @@ export function timedOut(engine: Engine, task: TaskRecord): void {
  */
 export function stopInWorker(engine: Engine, task: TaskRecord, why: 'timeout' | 'cancel'): void {
   const slot = task.worker;
-  if (slot === undefined || task.stopping) return;
+  if (slot === undefined || isStopping(task)) return;
   slot.handle.send({ cf: PROTOCOL_TAG, k: 'cancel', id: task.id, why });
-  task.armStopGrace(slot, why, engine.options.cancelGrace);
+  armStopGrace(task, slot, why, engine.options.cancelGrace);
 }
 
 /** A stopped task's grace ran out: if it is still in that worker's line, kill the worker. */

@@ -14,7 +14,7 @@ import { stopInWorker } from './cancellation.js';
 import type { Engine } from './context.js';
 import { uncloneableError } from './crash.js';
 import { failTask } from './outcomes.js';
-import type { TaskRecord } from './task-record.js';
+import { startClock, stopClock, type TaskRecord } from './task-record.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 /**
@@ -132,7 +132,7 @@ export function startHead(engine: Engine, slot: WorkerSlot, now: number): void {
     engine.telemetry.started(task);
   }
   if (task.future.running()) {
-    task.startClock();
+    startClock(task);
   } else if (task.future.done()) {
     // Cancelled while the parent took it for pending (sent ahead, or run by
     // a worker whose 'ready' was not read yet). The worker skips it if it
@@ -149,6 +149,6 @@ export function startHead(engine: Engine, slot: WorkerSlot, now: number): void {
  */
 export function requeueFront(engine: Engine, task: TaskRecord): void {
   task.worker = undefined;
-  task.stopClock();
+  stopClock(task);
   engine.queue.unshift(task);
 }

@@ -16,7 +16,7 @@ import { OUTCOME_FIELDS } from '../wire/protocol.js';
 import { cancelAll } from './cancellation.js';
 import type { Engine } from './context.js';
 import { startHead } from './dispatch.js';
-import type { TaskRecord } from './task-record.js';
+import { clearStopGrace, type TaskRecord } from './task-record.js';
 import { becameIdleIfSo } from './worker-life.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -73,7 +73,7 @@ function finishInWorker(
   const ok = done[at + 1] === 1;
   const value = done[at + 2];
   const ms = done[at + 3] as number;
-  task.clearStopGrace();
+  clearStopGrace(task);
   slot.completed++;
   if (task.future.done()) {
     engine.detach(task);

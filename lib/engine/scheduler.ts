@@ -43,7 +43,13 @@ import { OutputRoom } from './output/room.js';
 import { TaskQueue } from './queue.js';
 import { SignalWatch } from './signal-watch.js';
 import { WorkStealing } from './stealing.js';
-import { type TaskKind, TaskRecord, type TaskSettings } from './task-record.js';
+import {
+  newTaskRecord,
+  stopClock,
+  type TaskKind,
+  type TaskRecord,
+  type TaskSettings,
+} from './task-record.js';
 import { Telemetry } from './telemetry.js';
 import { spawnAsNeeded } from './worker-life.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -116,7 +122,7 @@ export class Scheduler implements Engine {
       this.telemetry.refused(future, kind, kind === 'run' ? 1 : payload.length, error);
       return future;
     }
-    const task = new TaskRecord(this, this.#nextTaskId++, kind, future, fn, payload, settings);
+    const task = newTaskRecord(this, this.#nextTaskId++, kind, future, fn, payload, settings);
     this.telemetry.submitted();
     const { signal } = settings;
     if (signal?.aborted) {
@@ -284,7 +290,7 @@ export class Scheduler implements Engine {
         this.telemetry.allSettled(() => this.#unsettled === 0);
       }
     }
-    task.stopClock();
+    stopClock(task);
     if (task.signal !== undefined) this.signals.remove(task.signal, task);
     task.future._bindCancel(undefined);
   }

@@ -11,7 +11,7 @@
 import { PROTOCOL_TAG } from '../wire/protocol.js';
 import type { Engine } from './context.js';
 import { requeueFront, startHead } from './dispatch.js';
-import type { TaskRecord } from './task-record.js';
+import { stopClock, type TaskRecord } from './task-record.js';
 import { becameIdleIfSo } from './worker-life.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -85,7 +85,7 @@ export function onStolen(engine: Engine, slot: WorkerSlot, ids: number[]): void 
     // The task ahead of it may have reported meanwhile, making it the head
     // (marked running, its clock started) although it never ran. It stays
     // running, like a retried task, and its clock restarts where it runs.
-    task.stopClock();
+    stopClock(task);
     engine.output?.forget(task);
     if (task.future.done()) engine.detach(task);
     else back.push(task);

@@ -13,7 +13,7 @@ import { blameCrash } from './crash-blame.js';
 import { requeueFront } from './dispatch.js';
 import { onMessage } from './messages.js';
 import { failTask, outputComplete } from './outcomes.js';
-import type { TaskRecord } from './task-record.js';
+import { clearStopGrace, type TaskRecord } from './task-record.js';
 import { WorkerSlot } from './worker-slot.js';
 
 /** Starts workers for the tasks waiting (up to `maxWorkers`) and to keep `minWorkers`. */
@@ -130,7 +130,7 @@ function onExit(engine: Engine, slot: WorkerSlot, info: ExitInfo): void {
   for (const task of engine.output?.heldOn(slot) ?? []) outputComplete(engine, task);
   const live: TaskRecord[] = [];
   for (const task of slot.tasks.splice(0)) {
-    task.clearStopGrace();
+    clearStopGrace(task);
     if (task.future.done()) {
       engine.detach(task);
       engine.output?.forget(task);
