@@ -1,6 +1,8 @@
 /**
- * Describing values that come from user code, for messages: `TypeError:
- * boom`, `0`, `{ a: 1 }`.
+ * Reading and describing values that come from user code: `read`,
+ * `isInstance` and `isThenable` to look at them, `describe`,
+ * `describeError` and `messageOf` to put them in messages (`TypeError:
+ * boom`, `0`, `{ a: 1 }`).
  *
  * Anything a task, a callback or a signal hands over may be hostile: an
  * error whose `message` is an object, a `name` getter that throws, a Proxy
@@ -14,7 +16,7 @@ import { inspect } from 'node:util';
 /** What a description says when nothing at all could be read. */
 const UNREADABLE = '[a value that cannot be described]';
 
-/** The longest description `describe` returns. */
+/** The longest description `describe` returns by default. */
 const MAX_LENGTH = 80;
 
 /**
@@ -44,8 +46,22 @@ export function isInstance<T>(
   }
 }
 
-/** A one-line description of any value, at most MAX_LENGTH characters. Never throws. */
-export function describe(value: unknown): string {
+/**
+ * `true` when `value` has a `then` method: a promise, or anything `await`
+ * would treat as one. Reading `then` runs user code when it is a getter,
+ * and may throw: callers decide what a throw means (in a worker it is the
+ * task's failure, as `await value` would make it).
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** A one-line description of any value, at most `maxLength` characters. Never throws. */
+export function describe(value: unknown, maxLength = MAX_LENGTH): string {
   let text: string;
   try {
     text = inspect(value, { depth: 0, breakLength: Number.POSITIVE_INFINITY });
@@ -53,7 +69,7 @@ export function describe(value: unknown): string {
     // An `[inspect.custom]` or a `stack` getter threw: fall back on the type.
     text = `[${typeof value}]`;
   }
-  return text.length > MAX_LENGTH ? `${text.slice(0, MAX_LENGTH - 3)}...` : text;
+  return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
 }
 
 /**

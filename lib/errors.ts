@@ -4,9 +4,9 @@
  * Each class has a stable `code` (Node style) so callers can match on it
  * instead of on message text, accepts `{ cause }`, and keeps `instanceof`
  * working in the parent also for errors that were thrown in a worker: the
- * protocol rebuilds them from their `code` (see `lib/engine/error-codec.ts`).
+ * protocol rebuilds them from their `code` (see `lib/wire/error-codec.ts`).
  */
-import { describe, isInstance, messageOf } from './describe.js';
+import { describe, isInstance, messageOf, read } from './describe.js';
 
 /** Options accepted by every error constructor of this package. */
 export interface FuturesErrorOptions {
@@ -56,14 +56,27 @@ export class CancelledError extends FuturesError {
 }
 
 /**
- * A wait ran out of time: `future.result({ timeout })`, `asCompleted(..., { timeout })`
- * or the whole-`map` timeout. The future itself is unaffected.
+ * Something ran out of time. Thrown as is when a wait gives up:
+ * `future.result({ timeout })`, `asCompleted(..., { timeout })` or the
+ * whole-`map` timeout; the future waited on is unaffected and may still
+ * finish. Its subclass `TaskTimeoutError` means more: a task exceeded its
+ * own time limit, was stopped, and its future failed. `instanceof
+ * TimeoutError` holds for both ("it took too long"); tell them apart with
+ * `instanceof TaskTimeoutError` or the `code` (`'ERR_FUTURE_TIMEOUT'` for a
+ * wait, `'ERR_TASK_TIMEOUT'` for a task).
  */
 export class TimeoutError extends FuturesError {
   declare readonly code: 'ERR_FUTURE_TIMEOUT' | 'ERR_TASK_TIMEOUT';
 }
 
-/** A task ran longer than its time limit (`timeout` / `taskTimeout`) and was stopped. */
+/**
+ * A task ran longer than its time limit (`timeout` / `taskTimeout`): it was
+ * stopped (its `currentTask().signal` aborted with this error, its worker
+ * killed if it did not stop) and its future fails with this error. Unlike a
+ * plain `TimeoutError`, the future is affected: it is done. A subclass of
+ * `TimeoutError`, so that `catch (e) { if (e instanceof TimeoutError) ... }`
+ * sees every timeout.
+ */
 export class TaskTimeoutError extends TimeoutError {
   declare readonly code: 'ERR_TASK_TIMEOUT';
   /** The time limit in milliseconds that the task exceeded. */
@@ -152,6 +165,18 @@ export class CancelAll extends FuturesError {
     super(reason === undefined ? 'CancelAll' : `CancelAll: ${describeReason(reason)}`, options);
     this.reason = reason;
   }
+}
+
+/**
+ * `true` for a CancelAll, recognised by its brand (its `code`), not by
+ * `instanceof`: task code may import another copy of this package, whose
+ * CancelAll is another class. Not by `name` either: an unrelated error
+ * class named CancelAll must not cancel an executor. Never throws.
+ */
+export function isCancelAll(value: unknown): value is CancelAll {
+  if (!isInstance(value, Error)) return false;
+  const code = read(value, 'code');
+  return code.ok && code.value === 'ERR_CANCEL_ALL';
 }
 
 /** The reason as text for the message; never throws, whatever the reason is. */

@@ -8,7 +8,8 @@
  * unobserved executor pays one check per event.
  */
 import { channel } from 'node:diagnostics_channel';
-import { describeError, type Future } from './future.js';
+import { describeError } from './describe.js';
+import type { Future } from './future.js';
 
 /** Which API made a task. */
 export type TaskKind = 'submit' | 'map';

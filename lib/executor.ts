@@ -1,20 +1,16 @@
 /**
- * The Executor interface, and what every executor shares whatever its
- * transport: shutdown state, `map` (built on a chunk primitive each executor
- * provides) and the validation of per-call options.
+ * The Executor interface and the options of its methods, and what every
+ * executor shares whatever its transport: shutdown state and `map` (built
+ * on a chunk primitive each executor provides). The defaults and checks of
+ * those options are in options.ts.
  */
-import { ArgumentTypeError, ExecutorShutdownError } from './errors.js';
+import { ExecutorShutdownError } from './errors.js';
 import type { Future } from './future.js';
-import { type ChunkOutcome, type MapProgress, MapRun } from './map.js';
+import { MapRun } from './map.js';
+import type { MapProgress } from './map-progress.js';
+import { checkMapOptions, checkShutdownOptions } from './options.js';
 import type { AnyFunction, TaskRef } from './task.js';
-import {
-  describeValue,
-  validateBoolean,
-  validateInteger,
-  validateOptions,
-  validateSignal,
-  validateTimeout,
-} from './validate.js';
+import type { ChunkOutcome } from './wire/chunk-outcome.js';
 
 /** A function to run, or a `task()` reference to one. */
 export type Callable<F extends AnyFunction> = F | TaskRef<F>;
@@ -79,6 +75,24 @@ export interface ShutdownOptions {
   cancelFutures?: boolean | undefined;
 }
 
+/** How the executor submits a chunk, and how it stops one that is no longer wanted. */
+export interface ChunkRunner<T, R> {
+  submit(items: T[]): Future<ChunkOutcome<R>>;
+  /** Cancels a chunk (pending, and running where the executor can). */
+  cancel(future: Future<ChunkOutcome<R>>): void;
+  /**
+   * A promise to wait on before submitting when the executor's queue is at
+   * its bound, so that `map` never overflows `maxQueued`; undefined when
+   * there is room.
+   */
+  room?(): Promise<void> | undefined;
+  /**
+   * Registers `stop`, called when the executor shuts down while the map
+   * still reads its input; returns a function that unregisters it.
+   */
+  onShutdown?(stop: () => void): () => void;
+}
+
 /**
  * The results of `map`: iterate them as they arrive (`for await`), in input
  * order, or await them all as an array. Use one or the other, not both.
@@ -114,22 +128,6 @@ export interface Executor {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Validated `submit` options. */
-export interface CheckedSubmitOptions {
-  timeout: number | undefined;
-  signal: AbortSignal | undefined;
-}
-
-/** Validates the options every executor's `submit` accepts. */
-export function checkSubmitOptions(options: SubmitOptions | undefined): CheckedSubmitOptions {
-  if (options === undefined) return { timeout: undefined, signal: undefined };
-  validateOptions('options', options);
-  return {
-    timeout: validateTimeout('timeout', options.timeout),
-    signal: validateSignal('signal', options.signal),
-  };
-}
-
 /**
  * Shared behaviour of executors: the shutdown state and `map`. Subclasses
  * provide `submit`, a chunk primitive for `map`, and the shutdown work.
@@ -159,23 +157,7 @@ export abstract class ExecutorBase implements Executor {
   ): MapResult<ResultOf<F>> {
     this._checkOpen('map');
     this._checkCallable(fn);
-    validateOptions('options', options);
-    const chunksize = validateInteger('chunksize', options?.chunksize, 1, 1);
-    const buffersize = validateInteger(
-      'buffersize',
-      options?.buffersize,
-      1,
-      this._defaultBuffersize(chunksize),
-      Number.POSITIVE_INFINITY,
-    );
-    const timeout = validateTimeout('timeout', options?.timeout);
-    const signal = validateSignal('signal', options?.signal);
-    const onProgress = options?.onProgress;
-    if (onProgress !== undefined && typeof onProgress !== 'function') {
-      throw new ArgumentTypeError(
-        `Expected \`onProgress\` to be a function, got ${describeValue(onProgress)}`,
-      );
-    }
+    const limits = checkMapOptions(options, (chunksize) => this._defaultBuffersize(chunksize));
     return new MapRun<Parameters<F>[0], ResultOf<F>>(
       {
         submit: (items) => {
@@ -196,16 +178,14 @@ export abstract class ExecutorBase implements Executor {
         },
       },
       iterable,
-      { chunksize, buffersize, timeout, signal, onProgress },
+      limits,
     );
   }
 
   /** Stops accepting work. Idempotent: later calls share the first call's completion. */
   shutdown(options?: ShutdownOptions): Promise<void> {
     try {
-      validateOptions('options', options);
-      const wait = validateBoolean('wait', options?.wait, true);
-      const cancelFutures = validateBoolean('cancelFutures', options?.cancelFutures, false);
+      const { wait, cancelFutures } = checkShutdownOptions(options);
       this.#shutdownRequested = true;
       if (cancelFutures) this._cancelPending();
       // Running maps stop reading their input: what they submitted runs

@@ -14,58 +14,20 @@
 import { inspect } from 'node:util';
 import pDefer, { type DeferredPromise } from 'p-defer';
 import { describe, describeError } from './describe.js';
-import type { TaskOutput } from './engine/output.js';
-import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
+import { CancelledError, InvalidStateError } from './errors.js';
+import {
+  type CancelBinding,
+  type CancelOptions,
+  invokeCallback,
+  type ResultOptions,
+  type TaskOutput,
+  type TokenCanceller,
+  waitLimited,
+} from './future-support.js';
 import { validateOptions, validateSignal, validateTimeout } from './validate.js';
-
-/**
- * Re-exported: the engine describes errors through this module (the helper
- * itself lives in describe.ts). @internal
- */
-export { describeError };
 
 /** The states of a Future, readable as `future.state`. */
 export type FutureState = 'pending' | 'running' | 'cancelled' | 'finished';
-
-/** Options of `future.result()` and `future.exception()`. */
-export interface ResultOptions {
-  /**
-   * Give up waiting after this many milliseconds and reject with
-   * `TimeoutError`. The future itself is unaffected. Default: wait forever.
-   */
-  timeout?: number | undefined;
-  /** Give up waiting when this signal aborts, rejecting with `signal.reason`. */
-  signal?: AbortSignal | undefined;
-}
-
-/** Options of `future.cancel()`. */
-export interface CancelOptions {
-  /**
-   * Also stop the task if it is already running (not Python's default). The
-   * task's `currentTask().signal` aborts; a task that ignores it is killed
-   * after the executor's grace period. The future ends cancelled at once.
-   * Default `false`: a running future is left alone and `cancel()` returns
-   * `false`, as in Python.
-   */
-  running?: boolean | undefined;
-}
-
-/**
- * Implemented by executors that can stop a running task. Not part of the
- * public API (index.ts does not export it), but not marked internal:
- * `stripInternal` would drop it from future.d.ts while the engine's
- * declarations still name it, and a consumer compiling with
- * `skipLibCheck: false` would get TS2305.
- */
-export interface RunningCanceller {
-  /** Stops the running task behind `token`; returns `true` if it will be stopped. */
-  cancelRunning(token: unknown, cause: unknown): boolean;
-  /**
-   * The pending future behind `token` was cancelled (it may already sit in a
-   * worker's line). Called once the future is cancelled and its callbacks ran.
-   */
-  pendingCancelled(token: unknown, cause: unknown): void;
-}
 
 /** A function called with the future once it is done. */
 export type DoneCallback<T> = (future: Future<T>) => void;
@@ -113,9 +75,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #promise: Promise<T> | undefined = undefined;
   /** `#promise` carries a no-op rejection handler (see `#guarded`). */
   #marked = false;
-  /** Set by an executor that can stop this future's task while it runs. */
-  #owner: RunningCanceller | undefined = undefined;
-  #token: unknown = undefined;
+  /** Bound by an executor that can stop this future's task while it runs. */
+  #binding: CancelBinding | undefined = undefined;
   #output: TaskOutput | undefined = undefined;
 
   /** The current state: `'pending' | 'running' | 'cancelled' | 'finished'`. */
@@ -132,8 +93,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * ends cancelled and `true` is returned.
    */
   cancel(options?: CancelOptions): boolean {
-    if (this.#state === RUNNING && options?.running === true && this.#owner !== undefined) {
-      return this.#owner.cancelRunning(this.#token, undefined);
+    if (this.#state === RUNNING && options?.running === true && this.#binding !== undefined) {
+      return this.#binding.cancelRunning(undefined);
     }
     return this._cancel(undefined);
   }
@@ -295,11 +256,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
   _cancel(cause: unknown): boolean {
     if (this.#state === CANCELLED) return true;
     if (this.#state !== PENDING) return false;
-    // Completing clears the owner link: keep it to tell the owner afterwards.
-    const owner = this.#owner;
-    const token = this.#token;
+    // Completing clears the binding: keep it to tell the executor afterwards.
+    const binding = this.#binding;
     this.#becomeCancelled(cause);
-    owner?.pendingCancelled(token, cause);
+    binding?.cancelledWhilePending(cause);
     return true;
   }
 
@@ -328,10 +288,27 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#output = output;
   }
 
-  /** Lets `cancel({ running: true })` reach the executor. @internal */
-  _setOwner(owner: RunningCanceller | undefined, token: unknown): void {
-    this.#owner = owner;
-    this.#token = token;
+  /**
+   * Lets `cancel({ running: true })`, and the cancellation of a pending
+   * future, reach the executor; `undefined` unbinds. Completing the future
+   * unbinds it too. @internal
+   */
+  _bindCancel(binding: CancelBinding | undefined): void {
+    this.#binding = binding;
+  }
+
+  /**
+   * `_bindCancel` for an executor that tells its tasks apart by a token
+   * (lib/distributed/tasks.ts, until it binds a CancelBinding). @internal
+   */
+  _setOwner(owner: TokenCanceller | undefined, token: unknown): void {
+    this.#binding =
+      owner === undefined
+        ? undefined
+        : {
+            cancelRunning: (cause) => owner.cancelRunning(token, cause),
+            cancelledWhilePending: (cause) => owner.pendingCancelled(token, cause),
+          };
   }
 
   /** `true` if the future finished with a failure (any thrown value). @internal */
@@ -425,8 +402,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #complete(): void {
-    this.#owner = undefined;
-    this.#token = undefined;
+    this.#binding = undefined;
     const waiters = this.#waiters;
     if (waiters !== undefined) {
       this.#waiters = undefined;
@@ -438,67 +414,4 @@ export class Future<T = unknown> implements PromiseLike<T> {
       for (const callback of callbacks) invokeCallback(this, callback);
     }
   }
-}
-
-function invokeCallback<T>(future: Future<T>, fn: DoneCallback<T>): void {
-  try {
-    fn(future);
-  } catch (error) {
-    const warning = new Error(`exception calling callback for ${future}: ${describeError(error)}`, {
-      cause: error,
-    });
-    warning.name = 'FutureCallbackWarning';
-    (warning as Error & { code: string }).code = 'ERR_FUTURE_CALLBACK';
-    process.emitWarning(warning);
-  }
-}
-
-/**
- * abort-controller-x is loaded on the first wait with a timeout or a signal,
- * not with the package: it is most of the package's import time (about
- * 25 ms) and resident memory (about 9 MiB), which every process that
- * imports the package, and every worker it forks, would otherwise pay.
- */
-let abortTools: Promise<typeof import('abort-controller-x')> | undefined;
-
-/**
- * A wait limited by a timeout and/or a signal. It listens on the future's
- * waiter list, not on its promise: a reaction added to a promise stays until
- * that promise settles, so a caller polling `result({ timeout })` on one
- * pending future would pile up one reaction (with its closures) per timed-out
- * wait. A waiter, a timer and an abort listener are all removed however the
- * wait ends, so a timed-out wait leaves nothing behind.
- */
-async function waitLimited<T>(
-  future: Future<T>,
-  timeout: number | undefined,
-  signal: AbortSignal | undefined,
-): Promise<T> {
-  abortTools ??= import('abort-controller-x');
-  const { execute, isAbortError } = await abortTools;
-  return execute<T>(signal ?? new AbortController().signal, (resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const onDone = (): void => {
-      clearTimeout(timer);
-      // Settled by now: passes on the value or the error (or CancelledError).
-      future.result().then(resolve, reject);
-    };
-    if (timeout !== undefined) {
-      timer = setTimeout(() => {
-        future._removeWaiter(onDone);
-        reject(new TimeoutError(`${future} did not complete within ${timeout} ms`));
-      }, timeout);
-    }
-    if (future.done()) onDone();
-    else future._addWaiter(onDone);
-    return () => {
-      clearTimeout(timer);
-      future._removeWaiter(onDone);
-    };
-  }).then(undefined, (error: unknown) => {
-    // abort-controller-x substitutes an AbortError for a null/undefined
-    // reason; the contract is to reject with exactly the signal's reason.
-    if (signal?.aborted && signal.reason == null && isAbortError(error)) throw signal.reason;
-    throw error;
-  });
 }

@@ -8,9 +8,6 @@
  */
 
 export { currentTask, type TaskContext } from './current-task.js';
-export type { TaskOutput } from './engine/output.js';
-export type { EngineCounts, WorkerStats } from './engine/pool.js';
-export type { Distribution, TaskCounters } from './engine/stats.js';
 export {
   ArgumentRangeError,
   ArgumentTypeError,
@@ -54,23 +51,27 @@ export type {
   ShutdownOptions,
   SubmitOptions,
 } from './executor.js';
-export {
-  type CancelOptions,
-  type DoneCallback,
-  Future,
-  type FutureState,
-  type ResultOptions,
-} from './future.js';
-export type { MapProgress } from './map.js';
-export {
-  PoolExecutor,
-  type PoolOptions,
-  type PoolStats,
-  type PoolSubmitOptions,
-} from './pool-executor.js';
-export { ProcessPoolExecutor, type ProcessPoolOptions } from './process-pool.js';
+export { type DoneCallback, Future, type FutureState } from './future.js';
+export type { CancelOptions, ResultOptions, TaskOutput } from './future-support.js';
+export type { MapProgress } from './map-progress.js';
+export type {
+  PoolOptions,
+  PoolSubmitOptions,
+  ProcessPoolOptions,
+  ThreadPoolOptions,
+} from './options.js';
+export { PoolExecutor } from './pool-executor.js';
+export { ProcessPoolExecutor } from './process-pool.js';
+export type {
+  Distribution,
+  EngineCounts,
+  PoolCounts,
+  PoolStats,
+  TaskCounters,
+  WorkerStats,
+} from './stats.js';
 export { type AnyFunction, isTaskRef, type TaskRef, task } from './task.js';
-export { ThreadPoolExecutor, type ThreadPoolOptions } from './thread-pool.js';
+export { ThreadPoolExecutor } from './thread-pool.js';
 export { transfer } from './transfer.js';
 export {
   ALL_COMPLETED,

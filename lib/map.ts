@@ -9,68 +9,21 @@
  * with that item's error, after the results before it; everything after it is
  * cancelled as soon as the failure is known, and the input is closed.
  */
-import { ArgumentTypeError, ExecutorShutdownError, TimeoutError } from './errors.js';
-import { reportListenerError } from './events.js';
+import { isThenable } from './describe.js';
+import { ExecutorShutdownError, TimeoutError } from './errors.js';
+import type { ChunkRunner } from './executor.js';
 import type { Future } from './future.js';
-import { describeValue } from './validate.js';
+import { ArraySource, flatten, openSource, type Source, settled } from './map-input.js';
+import { MapProgressCounter } from './map-progress.js';
+import type { MapLimits } from './options.js';
+import type { ChunkOutcome } from './wire/chunk-outcome.js';
 
-/**
- * What one chunk produced: the values of its items in order, up to the first
- * item that threw (then `failed` is set and `error` holds what it threw).
- */
-export interface ChunkOutcome<R> {
-  values: R[];
-  failed: boolean;
-  error?: unknown;
-}
-
-/** How far a map has come, as `onProgress` receives it. */
-export interface MapProgress {
-  /** Items that finished with a value. */
-  done: number;
-  /** Items that failed (the map then stops: the rest is cancelled). */
-  failed: number;
-  /** Items in the input, once it has been read to its end; `undefined` until then. */
-  total: number | undefined;
-}
-
-/** At most one `onProgress` call this often (ms), plus one when the map ends. */
-export const MAP_PROGRESS_INTERVAL_MS = 50;
-
-/** Limits of one map run, already validated. */
-export interface MapLimits {
-  chunksize: number;
-  buffersize: number;
-  timeout: number | undefined;
-  signal: AbortSignal | undefined;
-  onProgress: ((progress: MapProgress) => void) | undefined;
-}
-
-interface Slot<R> {
+/** A chunk submitted and not yet handed to the consumer. */
+interface InflightChunk<R> {
   future: Future<ChunkOutcome<R>>;
   size: number;
   /** Position of the chunk in the input, counting from 0. */
   seq: number;
-}
-
-type Source<T> = Iterator<T> | AsyncIterator<T>;
-
-/** How the executor submits a chunk, and how it stops one that is no longer wanted. */
-export interface ChunkRunner<T, R> {
-  submit(items: T[]): Future<ChunkOutcome<R>>;
-  /** Cancels a chunk (pending, and running where the executor can). */
-  cancel(future: Future<ChunkOutcome<R>>): void;
-  /**
-   * A promise to wait on before submitting when the executor's queue is at
-   * its bound, so that `map` never overflows `maxQueued`; undefined when
-   * there is room.
-   */
-  room?(): Promise<void> | undefined;
-  /**
-   * Registers `stop`, called when the executor shuts down while the map
-   * still reads its input; returns a function that unregisters it.
-   */
-  onShutdown?(stop: () => void): () => void;
 }
 
 /** Runs a map; the object users receive from `executor.map()`. */
@@ -79,7 +32,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   readonly #limits: MapLimits;
   readonly #deadline: number | undefined;
   #source: Source<T> | undefined;
-  readonly #inflight: Slot<R>[] = [];
+  readonly #inflight: InflightChunk<R>[] = [];
   #inflightItems = 0;
   #nextSeq = 0;
   /** Chunks after this one are not wanted: an earlier one failed. */
@@ -100,13 +53,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #collecting: Promise<R[]> | undefined;
   #iterated = false;
   #onAbort: (() => void) | undefined;
-  /** Progress: items read from the input, finished, failed; the total once known. */
-  #read = 0;
-  #doneItems = 0;
-  #failedItems = 0;
-  #total: number | undefined;
-  #progressAt = Number.NEGATIVE_INFINITY;
-  #progressTimer: NodeJS.Timeout | undefined;
+  readonly #progress: MapProgressCounter;
   /** Wakes a consumer waiting for the next chunk to be submitted. */
   #submitted: (() => void) | undefined;
   /** Unregisters from the executor's shutdown, once the input is closed. */
@@ -119,6 +66,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   ) {
     this.#runner = runner;
     this.#limits = limits;
+    this.#progress = new MapProgressCounter(limits.onProgress);
     this.#deadline = limits.timeout === undefined ? undefined : performance.now() + limits.timeout;
     this.#source = openSource(iterable);
     const { signal } = limits;
@@ -251,18 +199,19 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
       let submitting = false;
       try {
         while (this.#source !== undefined && this.#inflightItems < buffersize) {
-          const room = Math.min(chunksize, buffersize - this.#inflightItems);
+          // Items of the next chunk: a whole chunk, or what the buffer has left.
+          const wanted = Math.min(chunksize, buffersize - this.#inflightItems);
           let items: T[] = [];
           if (this.#source instanceof ArraySource) {
             // An array is read by slices, not item by item.
-            items = this.#source.take(room);
+            items = this.#source.take(wanted);
             if (items.length === 0) this.#exhausted();
           }
-          while (items.length < room && !(this.#source instanceof ArraySource)) {
+          while (items.length < wanted && !(this.#source instanceof ArraySource)) {
             const source = this.#source;
             if (source === undefined) return;
             const step = source.next();
-            const result = isPromise(step) ? await step : step;
+            const result = isThenable(step) ? await step : step;
             // The run may have stopped while an async input was being read.
             if (this.#source === undefined) return;
             if (result.done) {
@@ -272,21 +221,22 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
             items.push(result.value);
           }
           if (items.length === 0) break;
-          const queueRoom = this.#runner.room?.();
-          if (queueRoom !== undefined) {
-            await queueRoom;
+          // The executor's queue at its bound: wait for room in it.
+          const room = this.#runner.room?.();
+          if (room !== undefined) {
+            await room;
             if (this.#stopped || this.#finished) return;
           }
           submitting = true;
-          const slot: Slot<R> = {
+          const chunk: InflightChunk<R> = {
             future: this.#runner.submit(items),
             size: items.length,
             seq: this.#nextSeq++,
           };
-          this.#inflight.push(slot);
+          this.#inflight.push(chunk);
           this.#inflightItems += items.length;
-          this.#read += items.length;
-          slot.future._addWaiter(this.#onChunkDone);
+          this.#progress.read += items.length;
+          chunk.future._addWaiter(this.#onChunkDone);
           submitting = false;
           this.#submitted?.();
           this.#submitted = undefined;
@@ -323,7 +273,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     if (this.#source === undefined) return;
     this.#inputFailure ??= {
       error: new ExecutorShutdownError(
-        `map() stopped reading its input after ${this.#read} items: the executor was shut down`,
+        `map() stopped reading its input after ${this.#progress.read} items: the executor was shut down`,
       ),
     };
     this.#closeSource();
@@ -343,55 +293,20 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     this.#untrack?.();
     this.#untrack = undefined;
     this.#source = undefined;
-    this.#total = this.#read;
-    this.#reportProgress();
-  }
-
-  /** Calls `onProgress`, at most every MAP_PROGRESS_INTERVAL_MS, and always at the end. */
-  #reportProgress(): void {
-    const onProgress = this.#limits.onProgress;
-    if (onProgress === undefined || this.#finished) return;
-    const complete =
-      this.#total !== undefined && this.#doneItems + this.#failedItems >= this.#total;
-    const now = performance.now();
-    if (!complete && now - this.#progressAt < MAP_PROGRESS_INTERVAL_MS) {
-      // A trailing call, so the last state shows even if nothing else happens for a while.
-      this.#progressTimer ??= setTimeout(() => {
-        this.#progressTimer = undefined;
-        this.#reportProgress();
-      }, MAP_PROGRESS_INTERVAL_MS).unref();
-      return;
-    }
-    clearTimeout(this.#progressTimer);
-    this.#progressTimer = undefined;
-    this.#progressAt = now;
-    try {
-      onProgress({ done: this.#doneItems, failed: this.#failedItems, total: this.#total });
-    } catch (error) {
-      reportListenerError('onProgress', error);
-    }
+    this.#progress.inputEnded();
   }
 
   /** Counts a settled chunk for progress; a failed one also cancels what comes after it. */
   readonly #onChunkDone = (future: Future<ChunkOutcome<R>>): void => {
-    if (!future.cancelled()) {
-      if (future._failed()) {
-        this.#failedItems++;
-      } else {
-        const outcome = future._value() as ChunkOutcome<R>;
-        this.#doneItems += outcome.values.length;
-        if (outcome.failed) this.#failedItems++;
-      }
-      this.#reportProgress();
-    }
+    if (!future.cancelled()) this.#progress.chunkSettled(future);
     if (this.#cancelling) return;
     const failed =
       future.cancelled() || future._failed() || (future._value() as ChunkOutcome<R>).failed;
     if (!failed) return;
-    const slot = this.#inflight.find((s) => s.future === future);
-    if (slot === undefined || slot.seq >= this.#cutoff) return;
-    this.#cutoff = slot.seq;
-    this.#cancelFrom(slot.seq + 1);
+    const chunk = this.#inflight.find((c) => c.future === future);
+    if (chunk === undefined || chunk.seq >= this.#cutoff) return;
+    this.#cutoff = chunk.seq;
+    this.#cancelFrom(chunk.seq + 1);
     this.#closeSource();
   };
 
@@ -399,8 +314,8 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #cancelFrom(seq: number): void {
     this.#cancelling = true;
     try {
-      for (const slot of this.#inflight) {
-        if (slot.seq >= seq && !slot.future.done()) this.#runner.cancel(slot.future);
+      for (const chunk of this.#inflight) {
+        if (chunk.seq >= seq && !chunk.future.done()) this.#runner.cancel(chunk.future);
       }
     } finally {
       this.#cancelling = false;
@@ -424,8 +339,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
-    clearTimeout(this.#progressTimer);
-    this.#progressTimer = undefined;
+    this.#progress.stop();
     this.#cancelFrom(0);
     this.#inflight.length = 0;
     this.#inflightItems = 0;
@@ -448,7 +362,7 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
     if (source?.return === undefined) return;
     try {
       const closing = source.return();
-      if (isPromise(closing)) closing.catch(() => undefined);
+      if (isThenable(closing)) Promise.resolve(closing).catch(() => undefined);
     } catch {
       // An input that fails to close has nothing more to give us.
     }
@@ -486,71 +400,4 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
       });
     }
   }
-}
-
-/**
- * A plain array as a source: read in slices, which costs one copy per chunk
- * instead of an iterator step per item. Like the array's own iterator, it
- * reads `length` as it goes, so items appended meanwhile are seen.
- */
-class ArraySource<T> implements Iterator<T> {
-  readonly #array: readonly T[];
-  #position = 0;
-
-  constructor(array: readonly T[]) {
-    this.#array = array;
-  }
-
-  next(): IteratorResult<T> {
-    if (this.#position >= this.#array.length) return { value: undefined, done: true };
-    return { value: this.#array[this.#position++] as T, done: false };
-  }
-
-  /** The next `count` items (fewer at the end, none once exhausted). */
-  take(count: number): T[] {
-    const items = this.#array.slice(this.#position, this.#position + count);
-    this.#position += items.length;
-    return items;
-  }
-
-  return(): IteratorResult<T> {
-    this.#position = Number.POSITIVE_INFINITY;
-    return { value: undefined, done: true };
-  }
-}
-
-/** Joins chunk results into one array with the engine's bulk copy, not a loop per item. */
-function flatten<R>(chunks: R[][]): R[] {
-  if (chunks.length === 1) return chunks[0]!;
-  let out: R[] = [];
-  // concat takes its chunks as arguments: a bounded number per call.
-  for (let i = 0; i < chunks.length; i += 4096) {
-    out = out.concat(...chunks.slice(i, i + 4096));
-  }
-  return out;
-}
-
-function openSource<T>(iterable: Iterable<T> | AsyncIterable<T>): Source<T> {
-  if (Array.isArray(iterable) && iterable[Symbol.iterator] === Array.prototype[Symbol.iterator]) {
-    return new ArraySource(iterable);
-  }
-  if (iterable !== null && (typeof iterable === 'object' || typeof iterable === 'function')) {
-    if (Symbol.asyncIterator in iterable) return iterable[Symbol.asyncIterator]();
-    if (Symbol.iterator in iterable) return iterable[Symbol.iterator]();
-  } else if (typeof iterable === 'string') {
-    return (iterable as Iterable<T>)[Symbol.iterator]();
-  }
-  throw new ArgumentTypeError(
-    `Expected \`iterable\` to be an Iterable or AsyncIterable, got ${describeValue(iterable)}`,
-  );
-}
-
-function isPromise<V>(value: V | Promise<V>): value is Promise<V> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
-}
-
-/** Resolves when the future is done, whatever its outcome. */
-function settled(future: Future<unknown>): Promise<void> {
-  if (future.done()) return Promise.resolve();
-  return new Promise((resolve) => future._addWaiter(() => resolve()));
 }

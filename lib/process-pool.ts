@@ -2,15 +2,9 @@
  * ProcessPoolExecutor: tasks run in child processes. A task that crashes,
  * hangs or leaks takes only its own worker down.
  */
-import { processTransport } from './engine/process-transport.js';
-import { checkPoolOptions, PoolExecutor, type PoolOptions } from './pool-executor.js';
-import { typeError } from './validate.js';
-
-/** Options of `new ProcessPoolExecutor(options)`. */
-export interface ProcessPoolOptions extends PoolOptions {
-  /** Working directory of the worker processes. @default process.cwd() */
-  cwd?: string | undefined;
-}
+import { checkCwd, checkPoolOptions, type ProcessPoolOptions } from './options.js';
+import { PoolExecutor } from './pool-executor.js';
+import { processTransport } from './transport/process.js';
 
 /**
  * An executor that runs tasks in a pool of child processes, like Python's
@@ -26,10 +20,7 @@ export interface ProcessPoolOptions extends PoolOptions {
 export class ProcessPoolExecutor extends PoolExecutor {
   constructor(options?: ProcessPoolOptions) {
     const checked = checkPoolOptions(options);
-    const cwd = options?.cwd;
-    if (cwd !== undefined && typeof cwd !== 'string') {
-      throw typeError('cwd', 'a string (a directory path)', cwd);
-    }
+    const cwd = checkCwd(options?.cwd);
     super(processTransport, checked, { env: checked.env, execArgv: checked.execArgv, cwd });
   }
 }

@@ -6,21 +6,16 @@
  * `ArgumentRangeError` (a `RangeError`); both name the option, say what was
  * expected and what was given.
  */
-import { inspect } from 'node:util';
+import { describe } from './describe.js';
 import { ArgumentRangeError, ArgumentTypeError } from './errors.js';
 
-/** Renders a given value for an error message: `` `0` (number) ``. */
+/** The longest description of a given value in an option's error message. */
+const GIVEN_LENGTH = 60;
+
+/** Renders a given value for an error message: `` `0` (number) ``. Never throws. */
 export function describeValue(value: unknown): string {
-  let shown: string;
-  try {
-    shown = inspect(value, { depth: 0, breakLength: Number.POSITIVE_INFINITY });
-  } catch {
-    // An `[inspect.custom]` that throws: the type below still says what it is.
-    shown = '?';
-  }
-  const short = shown.length > 60 ? `${shown.slice(0, 57)}...` : shown;
   const type = value === null ? 'null' : typeof value;
-  return `\`${short}\` (${type})`;
+  return `\`${describe(value, GIVEN_LENGTH)}\` (${type})`;
 }
 
 function typeError(name: string, expected: string, value: unknown): ArgumentTypeError {

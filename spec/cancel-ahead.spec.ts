@@ -5,11 +5,13 @@
  * true must mean the task does not run (or, if it got started, is stopped),
  * and `shutdown()` must still resolve.
  */
+
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ProcessPoolExecutor, ThreadPoolExecutor } from '../lib/index.js';
-import { filesStartingWith, isAlive, tempDir, touch, waitForFile } from './support/handshake.js';
+import { isAlive } from '../tools/processes.js';
+import { filesStartingWith, tempDir, touch, waitForFile } from './support/handshake.js';
 
 describe('cancelling tasks the parent takes for pending', function () {
   this.timeout(60_000);

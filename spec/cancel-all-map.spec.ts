@@ -25,13 +25,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import {
-  CancelAll,
-  CancelledError,
-  ProcessPoolExecutor,
-  type ProcessPoolOptions,
-  ThreadPoolExecutor,
-} from '../lib/index.js';
+import { CancelAll, CancelledError } from '../lib/index.js';
+import { EXECUTORS } from './support/executors.js';
 import { rejectionOf } from './support/futures.js';
 import { filesStartingWith, readText, tempDir, waitForFile } from './support/handshake.js';
 
@@ -40,13 +35,6 @@ import { filesStartingWith, readText, tempDir, waitForFile } from './support/han
  * `CancelAll` are provided by name; this declares the former for the compiler.
  */
 declare function currentTask(): { id: number; signal: AbortSignal };
-
-type Pool = ProcessPoolExecutor | ThreadPoolExecutor;
-
-const EXECUTORS: ReadonlyArray<{ name: string; make: (options: ProcessPoolOptions) => Pool }> = [
-  { name: 'ProcessPoolExecutor', make: (o) => new ProcessPoolExecutor(o) },
-  { name: 'ThreadPoolExecutor', make: (o) => new ThreadPoolExecutor(o) },
-];
 
 interface Item {
   d: string;

@@ -16,19 +16,8 @@
  * Tasks run on one worker (maxWorkers 1), in order; deadlines bound hangs only.
  */
 import { expect } from 'chai';
-import {
-  type Future,
-  ProcessPoolExecutor,
-  type ProcessPoolOptions,
-  ThreadPoolExecutor,
-} from '../lib/index.js';
-
-type Pool = ProcessPoolExecutor | ThreadPoolExecutor;
-
-const EXECUTORS: ReadonlyArray<{ name: string; make: (options: ProcessPoolOptions) => Pool }> = [
-  { name: 'ProcessPoolExecutor', make: (o) => new ProcessPoolExecutor(o) },
-  { name: 'ThreadPoolExecutor', make: (o) => new ThreadPoolExecutor(o) },
-];
+import type { Future, PoolExecutor } from '../lib/index.js';
+import { EXECUTORS } from './support/executors.js';
 
 /** Resolves with `promise`, or fails the test once `ms` passed (a hang). */
 async function within<T>(promise: PromiseLike<T>, what: string, ms = 20_000): Promise<T> {
@@ -51,7 +40,7 @@ async function valuesOf(futures: Array<Future<unknown>>): Promise<unknown[]> {
 }
 
 /** Records the reasons of the workers that exit. */
-function exits(pool: Pool): string[] {
+function exits(pool: PoolExecutor): string[] {
   const reasons: string[] = [];
   pool.on('workerExited', ({ reason }) => reasons.push(reason));
   return reasons;

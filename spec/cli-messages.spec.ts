@@ -11,9 +11,9 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { isAlive } from '../tools/processes.js';
 import {
   filesStartingWith,
-  isAlive,
   readText,
   tempDir,
   touch,

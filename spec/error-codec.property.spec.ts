@@ -12,7 +12,6 @@ import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { describeError, describe as describeValue } from '../lib/describe.js';
-import { decodeError, encodeError, isEncodedCancelAll } from '../lib/engine/error-codec.js';
 import {
   CancelAll,
   type PoolExecutor,
@@ -20,6 +19,7 @@ import {
   ThreadPoolExecutor,
   WorkerCrashedError,
 } from '../lib/index.js';
+import { decodeError, encodeError, isEncodedCancelAll } from '../lib/wire/error-codec.js';
 import {
   buildHostile,
   expectedMessage,

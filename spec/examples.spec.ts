@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { processesWithEnv } from '../tools/processes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const examplesDir = join(root, 'examples');
@@ -156,34 +157,14 @@ function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   });
 }
 
-/**
- * Pids of live processes whose environment carries `marker`. Worker
- * processes inherit the example's environment, so this finds them even
- * after they were re-parented (an orphan no longer descends from us).
- */
-function markedProcesses(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (readFileSync(`/proc/${entry}/environ`).includes(marker)) found.push(Number(entry));
-    } catch {
-      // Gone meanwhile, or not ours to read.
-    }
-  }
-  return found;
-}
-
 async function leftovers(marker: string): Promise<number[]> {
   // A worker that was just killed may need a moment to disappear.
   for (let attempt = 0; attempt < 30; attempt++) {
-    const left = markedProcesses(marker);
+    const left = processesWithEnv(marker);
     if (left.length === 0) return left;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return markedProcesses(marker);
+  return processesWithEnv(marker);
 }
 
 /** Matches `expected` against `lines` in order; returns the RegExp matches. */

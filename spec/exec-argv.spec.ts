@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { inheritedExecArgv } from '../lib/engine/exec-argv.js';
 import { ProcessPoolExecutor } from '../lib/index.js';
+import { inheritedExecArgv } from '../lib/transport/exec-argv.js';
 import { filesStartingWith, readText, tempDir } from './support/handshake.js';
 
 const execFileAsync = promisify(execFile);

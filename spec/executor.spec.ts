@@ -40,6 +40,7 @@ import {
   TimeoutError,
   task,
 } from '../lib/index.js';
+import { isAlive } from '../tools/processes.js';
 import { macrotasks, rejectionOf, thrownBy, track } from './support/futures.js';
 import { expectNoChildren } from './support/hooks.js';
 
@@ -148,16 +149,6 @@ function startedAll(dir: string, ...names: string[]): Promise<string[]> {
 
 function release(dir: string, name: string): void {
   writeFileSync(join(dir, `release-${name}`), '');
-}
-
-/** `true` while `pid` is a live (non-zombie) process. */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -19,19 +19,11 @@ import {
   BrokenExecutorError,
   CancelledError,
   ProcessPoolExecutor,
-  type ProcessPoolOptions,
-  ThreadPoolExecutor,
   TimeoutError,
 } from '../lib/index.js';
+import { EXECUTORS } from './support/executors.js';
 import { rejectionOf, track } from './support/futures.js';
 import { filesStartingWith, readText, tempDir, waitUntil } from './support/handshake.js';
-
-type Pool = ProcessPoolExecutor | ThreadPoolExecutor;
-
-const EXECUTORS: ReadonlyArray<{ name: string; make: (options: ProcessPoolOptions) => Pool }> = [
-  { name: 'ProcessPoolExecutor', make: (o) => new ProcessPoolExecutor(o) },
-  { name: 'ThreadPoolExecutor', make: (o) => new ThreadPoolExecutor(o) },
-];
 
 /** An initializer that records its start in `dir`, then never resolves. */
 function neverReady(dir: string): Promise<never> {
@@ -135,8 +127,9 @@ for (const { name, make } of EXECUTORS) {
           return undefined;
         },
         initargs: [dir.path],
-        // Long enough for a second start on a loaded machine.
-        initializerTimeout: 5_000,
+        // Long enough for a second start on a loaded machine (a start takes
+        // about 100 ms on a quiet one); the first start waits all of it.
+        initializerTimeout: 2_500,
       });
       try {
         expect(

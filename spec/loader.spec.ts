@@ -16,11 +16,13 @@
  * node_modules), reads the one JSON line it prints, and checks that the
  * workers it reported are gone once it exited.
  */
+
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { isAlive, waitUntil } from './support/handshake.js';
+import { isAlive } from '../tools/processes.js';
+import { waitUntil } from './support/handshake.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PARENT = fileURLToPath(new URL('../../spec/fixtures/ts-loader-parent.mjs', import.meta.url));

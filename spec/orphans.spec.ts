@@ -4,13 +4,15 @@
  * `while (true) {}`, ends that parent in some way, and checks that every
  * recorded worker pid is gone.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ProcessPoolExecutor, TaskTimeoutError } from '../lib/index.js';
+import { isAlive } from '../tools/processes.js';
 import { rejectionOf } from './support/futures.js';
-import { isAlive, tempDir, waitUntil } from './support/handshake.js';
+import { tempDir, waitUntil } from './support/handshake.js';
 
 const PARENT = new URL('../../spec/fixtures/robust/orphan-parent.mjs', import.meta.url);
 const TREE_PARENT = new URL('../../spec/fixtures/trust/grandchildren-parent.mjs', import.meta.url);

@@ -1,11 +1,11 @@
 /**
  * `stdio: 'pipe'` merges the workers' output into tagged lines
- * (lib/piped-output.ts). A worker may write without newlines (a progress
+ * (lib/engine/output/piped.ts). A worker may write without newlines (a progress
  * bar redrawn with `\r`): the parent must neither hold such a line whole
  * nor pay more than linear time for it.
  */
 import { expect } from 'chai';
-import { MAX_LINE_BYTES, PipedOutput } from '../lib/piped-output.js';
+import { MAX_LINE_BYTES, PipedOutput } from '../lib/engine/output/piped.js';
 
 /** Everything written to `stream` so far, collected synchronously. */
 function collect(stream: NodeJS.ReadableStream): () => Buffer {

@@ -8,27 +8,15 @@
  *
  * Sequenced by files the task writes and the test touches. The time-limit
  * test needs the first attempt's deadline to pass while the second attempt
- * runs: it waits that long (seconds, far from any tight window), and relies
- * on Node firing timers in the order of their deadlines.
+ * runs: it waits that long (1.5 s margins, far from any tight window), and
+ * relies on Node firing timers in the order of their deadlines.
  */
 import { join } from 'node:path';
 import { expect } from 'chai';
-import {
-  BrokenExecutorError,
-  CancelledError,
-  ProcessPoolExecutor,
-  type ProcessPoolOptions,
-  ThreadPoolExecutor,
-} from '../lib/index.js';
+import { BrokenExecutorError, CancelledError } from '../lib/index.js';
+import { EXECUTORS } from './support/executors.js';
 import { rejectionOf } from './support/futures.js';
 import { tempDir, touch, waitForFile } from './support/handshake.js';
-
-type Pool = ProcessPoolExecutor | ThreadPoolExecutor;
-
-const EXECUTORS: ReadonlyArray<{ name: string; make: (options: ProcessPoolOptions) => Pool }> = [
-  { name: 'ProcessPoolExecutor', make: (o) => new ProcessPoolExecutor(o) },
-  { name: 'ThreadPoolExecutor', make: (o) => new ThreadPoolExecutor(o) },
-];
 
 /**
  * First attempt: writes `attempt-1`, waits for `crash`, then ends its worker.
@@ -61,7 +49,10 @@ for (const { name, make } of EXECUTORS) {
     afterEach(() => dir.cleanup());
 
     it('gives each attempt its own full time limit: the crashed attempt’s clock does not cut the retry short', async () => {
-      const LIMIT = 6_000;
+      // Two margins of LIMIT / 2 each, far above the 10 ms polls they cover:
+      // the first attempt crashes half a limit before its deadline, and the
+      // second still has half a limit left when that deadline passes.
+      const LIMIT = 3_000;
       const pool = make({ maxWorkers: 1 });
       try {
         const future = pool.submit(twoAttempts, [dir.path], { timeout: LIMIT, retries: 1 });

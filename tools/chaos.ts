@@ -7,7 +7,7 @@
  *
  * Exit code 0 when every check holds; the report says what was seen.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -18,6 +18,7 @@ import {
   task,
   WorkerCrashedError,
 } from '../lib/index.js';
+import { childPids } from './processes.js';
 
 export const FAULTS = [
   'throw',
@@ -113,21 +114,6 @@ function check(
   }
 }
 
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[1]) === pid && rest[0] !== 'Z') found.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return found;
-}
-
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => {});
   const next = random(options.seed);
@@ -172,7 +158,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (problem !== undefined) mismatches.push(`task ${i} (${fault}): ${problem}`);
     }
     await pool.shutdown();
-    const leftoverChildren = childrenOf(process.pid);
+    const leftoverChildren = childPids(process.pid);
     const report: ChaosReport = {
       tasks: options.tasks,
       byFault,

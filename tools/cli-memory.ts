@@ -11,12 +11,13 @@
  * at most a window of records is in flight, and output waits for 'drain'.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { childPids } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,21 +44,6 @@ function peakRss(pid: number): number {
   }
 }
 
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) found.push(Number(entry));
-    } catch {
-      // Gone between readdir and read.
-    }
-  }
-  return found;
-}
-
 const env = { ...process.env };
 // Each worker start pays ~100 ms for it (docs/performance.md); it measures nothing here.
 delete env.NODE_EXTRA_CA_CERTS;
@@ -81,7 +67,7 @@ let cliPeak = 0;
 const workerPeaks = new Map<number, number>();
 const sampler = setInterval(() => {
   cliPeak = Math.max(cliPeak, peakRss(cliPid));
-  for (const pid of childrenOf(cliPid)) {
+  for (const pid of childPids(cliPid)) {
     workerPeaks.set(pid, Math.max(workerPeaks.get(pid) ?? 0, peakRss(pid)));
   }
 }, 200);

@@ -9,9 +9,16 @@
  *   one outcome per item. `executor.map` would stop a chunk at its first
  *   failing item; a command line tool owes every record its own answer.
  */
-import { isInstance, read } from '../describe.js';
-import { currentTask } from '../index.js';
-import { explainImportError, functionExports, kindOf } from '../worker/import-errors.js';
+import { currentTask } from '../current-task.js';
+import { isThenable } from '../describe.js';
+import { isCancelAll } from '../errors.js';
+import {
+  explainImportError,
+  exportOf,
+  functionExports,
+  importModule,
+  kindOf,
+} from '../worker/modules.js';
 import { type ErrorRecord, errorRecord, resultJson } from './encode.js';
 
 /** What `runBatch` returns for one item. */
@@ -28,28 +35,6 @@ export type ProbeResult = { found: true } | { found: false; got: string; functio
 
 type ItemFunction = (item: unknown) => unknown;
 
-/** One import per module and worker; the library's own runtime shares Node's module cache. */
-const modules = new Map<string, Promise<Record<string, unknown>>>();
-
-function load(url: string): Promise<Record<string, unknown>> {
-  let loading = modules.get(url);
-  if (loading === undefined) {
-    loading = import(url) as Promise<Record<string, unknown>>;
-    // A failed import is not kept: the next chunk reports the error again.
-    loading.catch(() => modules.delete(url));
-    modules.set(url, loading);
-  }
-  return loading;
-}
-
-/** The export, also found through `default` for a CommonJS module, as the library's `task()` does. */
-function pick(mod: Record<string, unknown>, name: string): unknown {
-  const direct = mod[name];
-  if (typeof direct === 'function' || name === 'default') return direct;
-  const fallback = (mod.default as Record<string, unknown> | null | undefined)?.[name];
-  return typeof fallback === 'function' ? fallback : direct;
-}
-
 /**
  * Imports the module and reports whether `name` is a function export. A
  * module that cannot be imported throws the library's explained error (a
@@ -59,26 +44,17 @@ function pick(mod: Record<string, unknown>, name: string): unknown {
 export async function probe(url: string, name: string): Promise<ProbeResult> {
   let mod: Record<string, unknown>;
   try {
-    mod = await load(url);
+    mod = await importModule(url);
   } catch (error) {
     throw explainImportError(error, url, name);
   }
-  const fn = pick(mod, name);
+  const fn = exportOf(mod, name);
   if (typeof fn === 'function') return { found: true };
   let got = fn === undefined ? 'no such export' : kindOf(fn);
   if (name === 'default' && typeof fn === 'object' && fn !== null) {
     got += ' (for a CommonJS module, module.exports)';
   }
   return { found: false, got, functions: functionExports(mod) };
-}
-
-function isCancelAll(error: unknown): boolean {
-  // By its brand, the code, not instanceof: the user's module may import
-  // another copy of this package. Not by name: an unrelated error class
-  // named CancelAll must not stop the run.
-  if (!isInstance(error, Error)) return false;
-  const code = read(error, 'code');
-  return code.ok && code.value === 'ERR_CANCEL_ALL';
 }
 
 /**
@@ -92,7 +68,7 @@ export async function runBatch(
   name: string,
   items: unknown[],
 ): Promise<ItemOutcome[]> {
-  const fn = pick(await load(url), name);
+  const fn = exportOf(await importModule(url), name);
   if (typeof fn !== 'function') {
     throw new TypeError(`Expected module ${url} to export a function named '${name}'`);
   }
@@ -102,11 +78,10 @@ export async function runBatch(
     if (signal.aborted) throw signal.reason;
     try {
       let value = (fn as ItemFunction)(items[i]);
-      if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
-        value = await value;
-      }
+      if (isThenable(value)) value = await value;
       outcomes.push({ ok: true, json: resultJson(value) });
     } catch (error) {
+      // By its brand (errors.ts): the user's module may import another copy of this package.
       if (!isCancelAll(error)) {
         outcomes.push({ ok: false, error: errorRecord(error) });
         continue;

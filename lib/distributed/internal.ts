@@ -5,24 +5,13 @@
  * Everything the distributed executor and its worker nodes need beyond the
  * public API (the error codec, the `map` machinery, the executor base class,
  * option validation, the worker-side function loader) is imported here and
- * only here, so that moving those modules (the engine is due to be split
- * into wire/, transport/ and engine/) costs one edit in this file.
+ * only here, so that moving those modules costs one edit in this file.
  */
-export {
-  decodeError,
-  type EncodedError,
-  encodeError,
-} from '../engine/error-codec.js';
-export type { FnRef } from '../engine/protocol.js';
+export { describeError } from '../describe.js';
 export { reportListenerError } from '../events.js';
-export {
-  type CheckedSubmitOptions,
-  checkSubmitOptions,
-  ExecutorBase,
-} from '../executor.js';
-export { describeError, type RunningCanceller } from '../future.js';
-export type { ChunkOutcome } from '../map.js';
-export { checkPoolOptions } from '../pool-executor.js';
+export { ExecutorBase } from '../executor.js';
+export type { TokenCanceller as RunningCanceller } from '../future-support.js';
+export { type CheckedSubmitOptions, checkPoolOptions, checkSubmitOptions } from '../options.js';
 export {
   describeValue,
   rangeError,
@@ -32,4 +21,11 @@ export {
   validateOptions,
   validateTimeout,
 } from '../validate.js';
+export type { ChunkOutcome } from '../wire/chunk-outcome.js';
+export {
+  decodeError,
+  type EncodedError,
+  encodeError,
+} from '../wire/error-codec.js';
+export type { FnRef } from '../wire/protocol.js';
 export { FunctionCache, withHint } from '../worker/functions.js';

@@ -3,15 +3,18 @@
  * and the WorkerCrashedError its running task fails with; also the
  * TypeError for a task whose arguments cannot cross the channel.
  */
+import { describeError } from '../describe.js';
 import { WorkerCrashedError } from '../errors.js';
-import { describeError } from '../future.js';
-import type { ExitInfo } from './transport.js';
+import type { ExitInfo } from '../transport/transport.js';
+import type { TaskKind } from './task-record.js';
+import type { KillReason } from './worker-slot.js';
 
 /** What the engine knew about a worker when it died. */
 export interface DeadWorker {
-  pid: number | undefined;
+  /** Process id, or thread id (shown as `pid`). */
+  workerId: number | undefined;
   /** Set when the engine itself killed it (time limit, cancellation, init failure). */
-  killReason: string | undefined;
+  killReason: KillReason | undefined;
   /** What it reported just before dying of an error that escaped task code. */
   fatal: { origin: string; error: unknown } | undefined;
 }
@@ -22,7 +25,7 @@ export function crashError(
   info: ExitInfo,
   taskId: number | undefined,
 ): WorkerCrashedError {
-  const { pid } = worker;
+  const pid = worker.workerId;
   const how =
     info.signal !== null ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
   const reason = crashReason(worker, info);
@@ -53,7 +56,7 @@ export function lostTransferError(
 ): WorkerCrashedError {
   const crash = crashError(worker, info, undefined);
   return new WorkerCrashedError(
-    `Task ${taskId} cannot run again: its transfer list moved its buffers to worker ${worker.pid}, which ended before the task was done (${crash.reason}), and they went with it. Submit it again with fresh buffers.`,
+    `Task ${taskId} cannot run again: its transfer list moved its buffers to worker ${worker.workerId}, which ended before the task was done (${crash.reason}), and they went with it. Submit it again with fresh buffers.`,
     {
       exitCode: crash.exitCode,
       signal: crash.signal,
@@ -90,7 +93,7 @@ export function crashReason(worker: DeadWorker, info: ExitInfo): string {
 /** Names the argument (or chunk item) that cannot be cloned. */
 export function uncloneableError(
   taskId: number,
-  kind: 'run' | 'chunk',
+  kind: TaskKind,
   payload: unknown[],
   error: unknown,
 ): TypeError {

@@ -1,21 +1,23 @@
 /**
  * What the engine counts and tells: task counters and time samples (always
  * on), and the events, whose payloads are built only when someone listens.
- * The engine calls one method per thing that happens; this file decides
- * what that means for statistics and observers.
+ * The engine calls one method per thing that happens, and never emits on
+ * the event hub itself; this file decides what each thing means for
+ * statistics and observers.
  */
 
 import { TaskTimeoutError, WorkerCrashedError } from '../errors.js';
 import {
   type PoolEventHub,
-  type PoolEventName,
   type PoolEvents,
   reportListenerError,
   type TaskEventBase,
+  type WorkerExitedEvent,
 } from '../events.js';
 import type { Future } from '../future.js';
-import type { Task } from './records.js';
-import { type Distribution, emptyCounters, Samples, type TaskCounters } from './stats.js';
+import type { Distribution, TaskCounters } from '../stats.js';
+import { emptyCounters, Samples } from './samples.js';
+import type { TaskKind, TaskRecord } from './task-record.js';
 
 export class Telemetry {
   readonly counters: TaskCounters = emptyCounters();
@@ -39,10 +41,9 @@ export class Telemetry {
     this.counters.submitted++;
   }
 
-  /** The task began at `at` (as far as the parent knows). */
-  started(task: Task, at: number): void {
-    task.startedAt = at;
-    const waitTime = Math.max(0, at - task.submittedAt);
+  /** The task began, at `task.startedAt` (as far as the parent knows). */
+  started(task: TaskRecord): void {
+    const waitTime = Math.max(0, task.startedAt - task.submittedAt);
     this.#waitTimes.add(waitTime);
     if (this.#hub.wants('taskStarted')) {
       const event = base(task) as PoolEvents['taskStarted'];
@@ -52,7 +53,7 @@ export class Telemetry {
   }
 
   /** The task returned `value` after running `ms` (its future is settled). */
-  succeeded(task: Task, value: unknown, ms: number): void {
+  succeeded(task: TaskRecord, value: unknown, ms: number): void {
     this.counters.completed++;
     if (ms >= 0) this.#runTimes.add(ms);
     if (this.#hub.wants('taskFinished')) {
@@ -66,7 +67,7 @@ export class Telemetry {
   }
 
   /** The task failed with `error` (its future is settled); `ms` when the worker reported it. */
-  failed(task: Task | undefined, error: unknown, ms = -1): void {
+  failed(task: TaskRecord | undefined, error: unknown, ms = -1): void {
     this.counters.failed++;
     if (error instanceof WorkerCrashedError) this.counters.crashed++;
     else if (error instanceof TaskTimeoutError) this.counters.timedOut++;
@@ -79,7 +80,7 @@ export class Telemetry {
   }
 
   /** A future failed before it became a task (broken executor, full queue). */
-  refused(future: Future<unknown>, kind: 'run' | 'chunk', items: number, error: unknown): void {
+  refused(future: Future<unknown>, kind: TaskKind, items: number, error: unknown): void {
     this.counters.submitted++;
     this.counters.failed++;
     if (this.#hub.wants('taskFailed')) {
@@ -95,7 +96,7 @@ export class Telemetry {
   }
 
   /** The task was cancelled (its future is settled). */
-  cancelled(task: Task, wasRunning: boolean, cause: unknown): void {
+  cancelled(task: TaskRecord, wasRunning: boolean, cause: unknown): void {
     this.counters.cancelled++;
     if (this.#hub.wants('taskCancelled')) {
       this.#hub.emit('taskCancelled', { ...base(task), wasRunning, cause });
@@ -103,7 +104,7 @@ export class Telemetry {
   }
 
   /** The task's worker crashed with `error`; the task runs again. */
-  retried(task: Task, attempt: number, error: unknown): void {
+  retried(task: TaskRecord, attempt: number, error: unknown): void {
     this.counters.retried++;
     if (this.#hub.wants('taskRetried')) {
       this.#hub.emit('taskRetried', { ...base(task), attempt, error });
@@ -111,7 +112,7 @@ export class Telemetry {
   }
 
   /** Task code reported progress; calls the submit's `onProgress` and the listeners. */
-  progress(task: Task, value: unknown): void {
+  progress(task: TaskRecord, value: unknown): void {
     if (task.onProgress !== undefined) {
       try {
         task.onProgress(value);
@@ -122,22 +123,52 @@ export class Telemetry {
     if (this.#hub.wants('taskProgress')) this.#hub.emit('taskProgress', { ...base(task), value });
   }
 
-  wants(event: PoolEventName): boolean {
-    return this.#hub.wants(event);
+  /** A worker was started (`workerId` undefined: its process could not be created). */
+  workerSpawned(workerId: number | undefined): void {
+    if (this.#hub.wants('workerSpawned')) this.#hub.emit('workerSpawned', { pid: workerId });
   }
 
-  get hub(): PoolEventHub {
-    return this.#hub;
+  /** A worker is gone; `event` is built only if someone listens. */
+  workerExited(event: () => WorkerExitedEvent): void {
+    if (this.#hub.wants('workerExited')) this.#hub.emit('workerExited', event());
+  }
+
+  /** The queue ran empty: every submitted task has been handed to a worker. */
+  drained(): void {
+    if (this.#hub.wants('drain')) this.#hub.emit('drain', {});
+  }
+
+  /**
+   * No task is unsettled any more. The `idle` event follows the settlement
+   * under way, and only if `stillSettled()` then says nothing came meanwhile.
+   */
+  allSettled(stillSettled: () => boolean): void {
+    if (!this.#hub.wants('idle')) return;
+    queueMicrotask(() => {
+      if (stillSettled()) this.#hub.emit('idle', {});
+    });
+  }
+
+  /** A worker wrote `chunk` on `stream`, while task `taskId` ran (undefined: between tasks). */
+  output(
+    workerId: number | undefined,
+    taskId: number | undefined,
+    stream: 'stdout' | 'stderr',
+    chunk: Buffer,
+  ): void {
+    if (this.#hub.wants('output')) {
+      this.#hub.emit('output', { pid: workerId, taskId, stream, chunk: Buffer.from(chunk) });
+    }
   }
 }
 
-function base(task: Task): TaskEventBase {
+function base(task: TaskRecord): TaskEventBase {
   const submit = task.kind === 'run';
   return {
     taskId: task.id,
     kind: submit ? 'submit' : 'map',
     items: submit ? 1 : task.payload.length,
     future: submit ? task.future : undefined,
-    pid: task.worker?.handle.pid,
+    pid: task.worker?.workerId,
   };
 }

@@ -1,16 +1,16 @@
 /**
- * Inside a worker: turning a function reference into a function to call.
- * Inline source is compiled once, a `task()` reference's module imported
- * once, and both are cached by the reference's id; errors say what to do
- * (capture hint for inline functions here; a module that cannot be loaded
- * or lacks the export in import-errors.ts).
+ * Inside a worker: turning a function reference into a function to call
+ * (the function cache). Inline source is compiled once, a `task()`
+ * reference's module imported once, and both are cached by the reference's
+ * id; errors say what to do (capture hint for inline functions here; a
+ * module that cannot be loaded or lacks the export in modules.ts).
  */
 import type { TaskContext } from '../current-task.js';
 import { isInstance, read } from '../describe.js';
-import type { FnRef } from '../engine/protocol.js';
 import { CancelAll } from '../errors.js';
 import { transfer } from '../transfer.js';
-import { explainImportError, missingExportError } from './import-errors.js';
+import type { FnRef } from '../wire/protocol.js';
+import { explainImportError, exportOf, importModule, missingExportError } from './modules.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 
@@ -30,7 +30,6 @@ const INLINE_HINT =
 /** Resolves references by id, compiling or importing each once per worker. */
 export class FunctionCache {
   readonly #fns = new Map<number, Resolved | Promise<Resolved>>();
-  readonly #modules = new Map<string, Promise<Record<string, unknown>>>();
 
   /** The function if it is ready, a promise while it loads, undefined if never seen. */
   get(ref: number | FnRef): Resolved | Promise<Resolved> | undefined {
@@ -61,27 +60,14 @@ export class FunctionCache {
   }
 
   async #importExport(url: string, name: string): Promise<Resolved> {
-    let loading = this.#modules.get(url);
-    if (loading === undefined) {
-      loading = import(url).catch((error: unknown) => {
-        this.#modules.delete(url);
-        throw error;
-      }) as Promise<Record<string, unknown>>;
-      this.#modules.set(url, loading);
-    }
     let mod: Record<string, unknown>;
     try {
-      mod = await loading;
+      mod = await importModule(url);
     } catch (error) {
       // Explained per task: tasks sharing a module may name different exports.
       throw explainImportError(error, url, name);
     }
-    let fn = mod[name];
-    // A CommonJS module's exports may only be reachable through `default`.
-    if (typeof fn !== 'function' && name !== 'default') {
-      const fallback = (mod.default as Record<string, unknown> | undefined)?.[name];
-      if (typeof fallback === 'function') fn = fallback;
-    }
+    const fn = exportOf(mod, name);
     if (typeof fn !== 'function') throw missingExportError(mod, url, name, fn);
     return { fn: fn as TaskFunction, inline: false, runs: 0, avgMs: 0 };
   }

@@ -3,7 +3,7 @@
  * whatever task code does to them.
  *
  * With `stdio: 'capture'` or `'pipe'` the worker writes a marker into both
- * streams as each task starts and ends (engine/output.ts), and the parent
+ * streams as each task starts and ends (wire/markers.ts), and the parent
  * splits the streams there. Task code shares those streams and may do
  * anything to them: replace `process.stdout.write` to silence it, `end()` or
  * `destroy()` them, close the descriptor. So:
@@ -25,6 +25,8 @@
  * a native addon closing descriptors) only delays the parent's view of the
  * output: the parent waits for a task's end markers a bounded time.
  */
+
+import { messageOf } from '../describe.js';
 
 /** How long a worker waits for the output of the last task to leave before the next task (ms). */
 export const OUTPUT_FLUSH_MS = 5_000;
@@ -126,12 +128,4 @@ function unusable(stream: Stream): string | undefined {
   if (stream.writableEnded) return 'ended';
   if (stream.errored !== null && stream.errored !== undefined) return 'failed';
   return undefined;
-}
-
-function messageOf(error: unknown): string {
-  try {
-    return error instanceof Error ? String(error.message) : String(error);
-  } catch {
-    return 'an error that cannot be described';
-  }
 }

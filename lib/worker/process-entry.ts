@@ -4,13 +4,11 @@
  * reports errors that escape task code before dying of them, and makes sure
  * the process never outlives its parent.
  */
-import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { encodeError } from '../engine/error-codec.js';
-import { markWorkerEntryStarted } from '../engine/exec-argv.js';
-import { killTree } from '../engine/kill-tree.js';
-import { PROTOCOL_TAG } from '../engine/protocol.js';
-import { flushOnExit, WorkerRuntime } from './runtime.js';
+import { markWorkerEntryStarted } from '../transport/exec-argv.js';
+import { killTree } from '../transport/kill-tree.js';
+import { flushOnExit, reportFatalErrors } from './fatal.js';
+import { WorkerRuntime } from './runtime.js';
 
 // First: from here on, code in this process runs as tasks (or what they
 // import), which may start pools of their own on purpose.
@@ -46,7 +44,6 @@ const runtime = new WorkerRuntime({
     return done;
   },
   exit: (code) => process.exit(code),
-  pid: process.pid,
   thread: false,
 });
 
@@ -61,26 +58,12 @@ process.on('disconnect', () => {
   process.exit(0);
 });
 
-// An error escaping task code asynchronously kills the worker, as it would
-// kill any Node process; first tell the parent what it was.
-let dying = false;
-process.on('uncaughtException', (error, origin) => {
-  if (dying) return;
-  dying = true;
-  const label = origin === 'unhandledRejection' ? 'Unhandled rejection' : 'Uncaught exception';
-  try {
-    process.stderr.write(`${label} in task code: ${inspect(error)}\n`);
-  } catch {
-    // stderr is gone; the parent still gets the message below.
-  }
-  const die = (): never => exit(1);
-  setTimeout(die, 1000);
-  try {
-    runtime.flush();
-    send({ cf: PROTOCOL_TAG, k: 'fatal', origin, error: encodeError(error) }, undefined, {}, die);
-  } catch {
-    die();
-  }
+reportFatalErrors({
+  runtime,
+  // The callback runs once the message is written.
+  send: (message, sent) => send(message, undefined, {}, sent),
+  exit,
+  toStderr: true,
 });
 
 startWatchdog();

@@ -2,10 +2,10 @@
  * Entry of a ThreadPoolExecutor worker thread. It connects the worker
  * runtime to the thread's parent port.
  */
-import { parentPort, threadId } from 'node:worker_threads';
-import { encodeError } from '../engine/error-codec.js';
-import { PROTOCOL_TAG } from '../engine/protocol.js';
-import { flushOnExit, WorkerRuntime } from './runtime.js';
+import { parentPort } from 'node:worker_threads';
+import { PROTOCOL_TAG } from '../wire/protocol.js';
+import { flushOnExit, reportFatalErrors } from './fatal.js';
+import { WorkerRuntime } from './runtime.js';
 
 const port = parentPort;
 if (port === null) {
@@ -21,7 +21,6 @@ const runtime = new WorkerRuntime({
     return undefined;
   },
   exit: (code) => process.exit(code),
-  pid: threadId,
   thread: true,
   captureOutput: () => {
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -51,16 +50,14 @@ const runtime = new WorkerRuntime({
 port.on('message', (message) => runtime.receive(message));
 
 const exit = flushOnExit(runtime);
-// An error escaping task code ends the thread: report it (and what finished)
-// first, like a worker process does.
-let dying = false;
-process.on('uncaughtException', (error, origin) => {
-  if (dying) return;
-  dying = true;
-  try {
-    runtime.flush();
-    port.postMessage({ cf: PROTOCOL_TAG, k: 'fatal', origin, error: encodeError(error) });
-  } finally {
-    exit(1);
-  }
+// A MessagePort delivers without this thread's event loop: sent at once.
+// Nothing on stderr: the thread's transport adds the error to its crash report.
+reportFatalErrors({
+  runtime,
+  send: (message, sent) => {
+    port.postMessage(message);
+    sent();
+  },
+  exit,
+  toStderr: false,
 });

@@ -43,13 +43,3 @@ export function touch(file: string, content = ''): void {
 export function readText(file: string): string {
   return readFileSync(file, 'utf8');
 }
-
-/** `true` while a process exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}

@@ -7,33 +7,7 @@
  * may be left running. Processes are read from /proc, so the check itself
  * starts no process.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-
-/** Pids of the live (non-zombie) child processes of `parent`. */
-export function childPids(parent: number = process.pid): number[] {
-  const children: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return children;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // Fields after the command name (which may contain spaces) in parentheses.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = rest[0];
-    const ppid = Number(rest[1]);
-    if (ppid === parent && state !== 'Z') children.push(Number(entry));
-  }
-  return children;
-}
+import { childPids } from '../../tools/processes.js';
 
 async function settleChildren(): Promise<number[]> {
   // A child that was just killed may need a moment to be reaped by libuv.

@@ -11,10 +11,10 @@ import {
   type SubmitOptions,
 } from '../../lib/executor.js';
 import { Future } from '../../lib/future.js';
-import type { ChunkOutcome } from '../../lib/map.js';
 import type { AnyFunction } from '../../lib/task.js';
 import { isTaskRef } from '../../lib/task.js';
 import { validateFunction } from '../../lib/validate.js';
+import type { ChunkOutcome } from '../../lib/wire/chunk-outcome.js';
 
 interface WorkItem {
   future: Future<any>;

@@ -4,7 +4,7 @@
  * with a marker in its environment, which its workers inherit, then look
  * for live processes whose environment carries it. Linux (/proc) only.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { processesWithEnv } from '../../tools/processes.js';
 
 /** A marker unique to this run: `[name, value]` for the environment, and the text to look for. */
 export function processMarker(label: string): { key: string; value: string; text: string } {
@@ -13,28 +13,12 @@ export function processMarker(label: string): { key: string; value: string; text
   return { key, value, text: `${key}=${value}` };
 }
 
-/** Pids of live, non-zombie processes whose environment holds `text`. */
-export function markedProcesses(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (readFileSync(`/proc/${entry}/environ`).includes(text)) found.push(Number(entry));
-    } catch {
-      // Gone meanwhile, or not ours to read.
-    }
-  }
-  return found;
-}
-
 /** The marked processes still alive after a grace of up to 3 s; kills them so they do not linger. */
 export async function leftoverProcesses(text: string): Promise<number[]> {
-  let left = markedProcesses(text);
+  let left = processesWithEnv(text);
   for (let attempt = 0; attempt < 30 && left.length > 0; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    left = markedProcesses(text);
+    left = processesWithEnv(text);
   }
   for (const pid of left) {
     try {

@@ -1,14 +1,16 @@
 /**
  * The seam between the scheduling engine and the way a worker is reached.
  *
- * The engine only ever sees a `WorkerHandle`; `process-transport.ts` makes
- * them from child processes, `thread-transport.ts` from worker threads. This
- * is the "factory for process creation" the pool's design calls for: the
- * engine is written once, against this interface.
+ * The engine only ever sees a `WorkerHandle`; `process.ts` makes them from
+ * child processes, `thread.ts` from worker threads. The engine is written
+ * once, against this interface; a new kind of worker (a remote machine, a
+ * browser worker) is a new `Transport` and a worker entry that connects the
+ * worker runtime (lib/worker/runtime.ts) to its channel. See
+ * docs/architecture.md.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import { markerPattern } from './output.js';
-import type { ParentMessage, WorkerMessage } from './protocol.js';
+import { markerPattern } from '../wire/markers.js';
+import type { EngineMessage, ParentMessage } from '../wire/protocol.js';
 
 /** How a worker ended. */
 export interface ExitInfo {
@@ -26,7 +28,7 @@ export interface ExitInfo {
 
 /** What the engine listens to on a worker. */
 export interface WorkerEvents {
-  message(message: WorkerMessage): void;
+  message(message: EngineMessage): void;
   /** Output on the worker's stdout or stderr (`stdio` other than `'inherit'` only). */
   output(stream: 'stdout' | 'stderr', chunk: Buffer): void;
   /**
@@ -39,8 +41,12 @@ export interface WorkerEvents {
 
 /** One worker, as the engine sees it. */
 export interface WorkerHandle {
-  /** Process id, or thread id for a worker thread. */
-  readonly pid: number | undefined;
+  /**
+   * Process id of a worker process, thread id of a worker thread;
+   * `undefined` when the process could not be spawned. Shown to users as
+   * `pid` (events, stats, WorkerCrashedError).
+   */
+  readonly workerId: number | undefined;
   /**
    * Sends a message to the worker. Throws synchronously (a `DataCloneError`
    * or `TypeError`) when the payload cannot be cloned; nothing is sent then.

@@ -11,18 +11,20 @@
  *
  *   parent                                   worker
  *   ──────                                   ──────
- *   init {initializer?}         ───────────>  runs the initializer once
- *                               <───────────  ready {pid} | initFailed {error}
+ *   init {initializer?, markers?} ─────────>  runs the initializer once
+ *                               <───────────  ready {u} | initFailed {error}
  *   batch {tasks: [id, fn, payload, flags, ...]}
  *                               ───────────>  runs them one at a time, in order:
  *                                                fn(...payload), or for a chunk fn(item) per item
  *   cancel {id}                 ───────────>  aborts currentTask().signal, or skips the
  *                                             task if it has not started
  *                               <───────────  progress {id, value}  (rate-limited)
- *   release {ids}               ───────────>  drops those not started yet (work stealing)
- *                               <───────────  released {ids}  (the ones dropped)
+ *   steal {ids}                 ───────────>  drops those not started yet (work stealing)
+ *                               <───────────  stolen {ids}  (the ones dropped)
  *                               <───────────  results {done: [id, ok, value | error, ms, ...]}
  *                               <───────────  fatal {origin, error}  (then it dies)
+ *                               <───────────  outputBroken {why}  (task code broke stdout/stderr)
+ *                               <───────────  output {stream, data}  (threads: captured output)
  *   exit                        ───────────>  exits with code 0
  *
  * Batching is what makes tiny tasks cheap: the parent sends every queued task
@@ -68,9 +70,7 @@ export interface InitMessage {
   k: 'init';
   initializer?: FnRef;
   initargs?: unknown[];
-  /** Watch the parent's pid from a helper thread (child processes only). */
-  watchParent?: boolean;
-  /** `stdio: 'capture'` or `'pipe'`: write the task markers of this nonce (see output.ts). */
+  /** `stdio: 'capture'` or `'pipe'`: write the task markers of this nonce (see markers.ts). */
   markers?: string;
 }
 
@@ -78,8 +78,13 @@ export interface InitMessage {
 export const TASK_CHUNK = 1;
 /** Task flag: the task has a time limit: report finished tasks before starting it. */
 export const TASK_TIMED = 2;
-/** Task flag: report finished tasks before starting it, and its outcome alone, at once. */
-export const TASK_ALONE = 4;
+/**
+ * Task flag: report finished tasks before starting it, and its outcome
+ * alone, at once. The parent sets it on a task it could not clear of a
+ * crash (see engine/crash-blame.ts), so that a second crash is pinned on
+ * the right task.
+ */
+export const TASK_REPORT_ALONE = 4;
 
 /** Fields per task in a BatchMessage: id, fn, payload, flags. */
 export const TASK_FIELDS = 4;
@@ -104,10 +109,10 @@ export interface CancelMessage {
   why: 'timeout' | 'cancel';
 }
 
-/** Give back these tasks if they have not started (work stealing). */
-export interface ReleaseMessage {
+/** Give back these tasks if they have not started (work stealing, see engine/stealing.ts). */
+export interface StealMessage {
   cf: typeof PROTOCOL_TAG;
-  k: 'release';
+  k: 'steal';
   ids: number[];
 }
 
@@ -117,17 +122,12 @@ export interface ExitMessage {
 }
 
 /** Parent to worker. */
-export type ParentMessage =
-  | InitMessage
-  | BatchMessage
-  | CancelMessage
-  | ReleaseMessage
-  | ExitMessage;
+export type ParentMessage = InitMessage | BatchMessage | CancelMessage | StealMessage | ExitMessage;
 
-/** The tasks of a ReleaseMessage that had not started: the worker dropped them. */
-export interface ReleasedMessage {
+/** The tasks of a StealMessage that had not started: the worker dropped them. */
+export interface StolenMessage {
   cf: typeof PROTOCOL_TAG;
-  k: 'released';
+  k: 'stolen';
   ids: number[];
 }
 
@@ -137,10 +137,10 @@ export type Usage = [rss: number, heapUsed: number, cpuMs: number];
 /** A worker attaches its Usage to a results message at most this often (ms). */
 export const USAGE_INTERVAL_MS = 1000;
 
+/** The worker ran its initializer (if any) and takes tasks. */
 export interface ReadyMessage {
   cf: typeof PROTOCOL_TAG;
   k: 'ready';
-  pid: number;
   u: Usage;
 }
 
@@ -156,13 +156,6 @@ export interface InitFailedMessage {
   cf: typeof PROTOCOL_TAG;
   k: 'initFailed';
   error: EncodedError;
-}
-
-/** The per-item outcome of a chunk, with the error encoded for transport. */
-export interface EncodedChunkOutcome {
-  values: unknown[];
-  failed: boolean;
-  error?: EncodedError;
 }
 
 /** Fields per outcome in a ResultsMessage: id, ok, value or error, ms. */
@@ -184,7 +177,13 @@ export interface ResultsMessage {
   u?: Usage;
 }
 
-/** Results are flushed at least this often while a worker works through a long batch. */
+/**
+ * Results are flushed at least every RESULTS_FLUSH_COUNT outcomes and every
+ * RESULTS_FLUSH_MS while a worker works through a long batch: enough to
+ * share one message among many tiny tasks, little enough that the parent
+ * hears of finished work promptly. RESULTS_FLUSH_COUNT also bounds how many
+ * tasks may have run unreported when a worker dies (see crash-blame.ts).
+ */
 export const RESULTS_FLUSH_COUNT = 64;
 export const RESULTS_FLUSH_MS = 2;
 /** A function whose runs average more than this (ms) is treated as long. */
@@ -230,13 +229,22 @@ export interface OutputMessage {
 /** Worker to parent. */
 export type WorkerMessage =
   | OutputMessage
-  | ReleasedMessage
+  | StolenMessage
   | ReadyMessage
   | InitFailedMessage
   | ResultsMessage
   | ProgressMessage
   | FatalMessage
   | OutputBrokenMessage;
+
+/**
+ * The worker messages the engine handles: all but `output`, which a
+ * thread's transport turns into output events (engine/messages.ts).
+ */
+export type EngineMessage = Exclude<WorkerMessage, OutputMessage>;
+
+/** The worker message of kind `K`. */
+export type WorkerMessageOf<K extends WorkerMessage['k']> = Extract<WorkerMessage, { k: K }>;
 
 /** `true` for a message carrying the pool's envelope tag. */
 export function isPoolMessage(message: unknown): message is { cf: string; k: string } {

@@ -52,8 +52,14 @@ export interface EncodedThrownValue {
   value: unknown;
 }
 
-/** How deep `cause` and `errors` are followed. */
+/** How deep `cause` and `errors` are followed when encoding. */
 const MAX_DEPTH = 8;
+/**
+ * How deep decoding follows them: looser than MAX_DEPTH, so that it never
+ * cuts what an encoder of this package sent (a cut chain becomes a value at
+ * MAX_DEPTH + 1); it only bounds data of another origin.
+ */
+const MAX_DECODE_DEPTH = MAX_DEPTH * 2;
 /** At most this many own properties and `errors` entries are kept. */
 const MAX_ENTRIES = 100;
 const RESERVED = new Set(['name', 'message', 'stack', 'cause', 'errors']);
@@ -234,10 +240,10 @@ function decodeAt(encoded: unknown, depth: number): unknown {
       });
     }
   }
-  if (wire.hasCause === true && depth < MAX_DEPTH * 2) {
+  if (wire.hasCause === true && depth < MAX_DECODE_DEPTH) {
     define(error, 'cause', decodeAt(wire.cause, depth + 1));
   }
-  if (Array.isArray(wire.errors) && depth < MAX_DEPTH * 2) {
+  if (Array.isArray(wire.errors) && depth < MAX_DECODE_DEPTH) {
     define(
       error,
       'errors',

@@ -7,9 +7,9 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { type EngineMessage, isPoolMessage } from '../wire/protocol.js';
 import { inheritedExecArgv, refuseAccidentalPool, workerEnv } from './exec-argv.js';
 import { killTree } from './kill-tree.js';
-import { isPoolMessage, type WorkerMessage } from './protocol.js';
 import {
   type ExitInfo,
   type SpawnOptions,
@@ -86,7 +86,7 @@ class ProcessWorker implements WorkerHandle {
     this.#child = child;
   }
 
-  get pid(): number | undefined {
+  get workerId(): number | undefined {
     return this.#child.pid;
   }
 
@@ -150,7 +150,8 @@ export const processTransport: Transport = {
     watch(child.stderr as Socket | null | undefined, 'stderr');
     if (piped) watch(child.stdout as Socket | null | undefined, 'stdout');
     child.on('message', (message: unknown) => {
-      if (isPoolMessage(message)) events.message(message as WorkerMessage);
+      // A worker process writes its output to its pipes, never as messages.
+      if (isPoolMessage(message)) events.message(message as EngineMessage);
     });
     let exited = false;
     child.on('error', (error) => {

@@ -24,7 +24,7 @@ type Stream = 'stdout' | 'stderr';
 export const MAX_LINE_BYTES = 64 * 1024;
 
 /** The start of a line not yet complete: its chunks, and their total size. */
-interface Held {
+interface PartialLine {
   chunks: Buffer[];
   bytes: number;
 }
@@ -33,24 +33,27 @@ export class PipedOutput {
   readonly stdout = new PassThrough();
   readonly stderr = new PassThrough();
   /** Partial lines, by stream and worker. */
-  readonly #partial: Record<Stream, Map<number | undefined, Held>> = {
+  readonly #partial: Record<Stream, Map<number | undefined, PartialLine>> = {
     stdout: new Map(),
     stderr: new Map(),
   };
 
-  /** A chunk from worker `pid`, or `null` when that worker's stream ended. */
+  /**
+   * A chunk from worker `pid` (process id, or thread id), or `null` when
+   * that worker's stream ended.
+   */
   write(pid: number | undefined, stream: Stream, chunk: Buffer | null): void {
     const partial = this.#partial[stream];
-    const held = partial.get(pid);
+    const started = partial.get(pid);
     if (chunk === null) {
       partial.delete(pid);
-      if (held !== undefined) this[stream].write(this.#line(pid, held.chunks, NEWLINE));
+      if (started !== undefined) this[stream].write(this.#line(pid, started.chunks, NEWLINE));
       return;
     }
     const out: Buffer[] = [];
     let start = 0;
-    let line = held?.chunks ?? [];
-    let lineBytes = held?.bytes ?? 0;
+    let line = started?.chunks ?? [];
+    let lineBytes = started?.bytes ?? 0;
     for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
       line.push(chunk.subarray(start, nl + 1));
       lineBytes += nl + 1 - start;
@@ -90,7 +93,7 @@ export class PipedOutput {
     bytes: number,
     out: Buffer[],
     complete: boolean,
-  ): Held | undefined {
+  ): PartialLine | undefined {
     if (bytes === 0) return undefined;
     if (bytes <= MAX_LINE_BYTES) {
       if (complete) {

@@ -1,13 +1,14 @@
 /**
- * Inside a worker: the errors a user meets when a task module cannot be
- * loaded or has no such export, rewritten to say what happened in the
- * user's terms (their path, their export, the `task()` call) and what to
- * do. Shared by the worker runtime (functions.ts) and the CLI's worker
- * helper (cli/batch-task.ts).
+ * Inside a worker: loading task modules. `importModule` imports a module
+ * once, `exportOf` finds the export a task names (also through `default`,
+ * for a CommonJS module), and when either fails, the errors a user meets
+ * are rewritten to say what happened in the user's terms (their path, their
+ * export, the `task()` call) and what to do. Shared by the worker runtime
+ * (functions.ts) and the CLI's worker helper (cli/batch-task.ts).
  *
  * Every function here reads values that come from user modules (export
- * objects with getters, proxies), so each read is guarded: a message must
- * never be the thing that throws.
+ * objects with getters, proxies), so each read is guarded where a message
+ * is made: a message must never be the thing that throws.
  */
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
@@ -16,12 +17,42 @@ import { didYouMean } from '../suggest.js';
 const TS_EXTENSION = /\.(?:[cm]?ts|tsx)$/i;
 
 /**
- * The modules of this package that import a task module. Node names the
- * importer in "Cannot find module ... imported from <file>"; that file is
- * ours, not the user's, so a message must not send them there.
+ * The modules of this package that import a task module: this one, as
+ * bundled into the worker entries or as loaded by the CLI's helper. Node
+ * names the importer in "Cannot find module ... imported from <file>"; that
+ * file is ours, not the user's, so a message must not send them there.
  */
-const INTERNAL_IMPORTER =
-  /[\\/]lib[\\/](?:worker[\\/](?:process|thread)-entry\.cjs|cli[\\/]batch-task\.js)$/;
+const INTERNAL_IMPORTER = /[\\/]lib[\\/]worker[\\/](?:(?:process|thread)-entry\.cjs|modules\.js)$/;
+
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+/**
+ * Imports the module at `url` once per worker. A failed import is not
+ * kept: the next task may find the module fixed, and reports again if not.
+ */
+export function importModule(url: string): Promise<Record<string, unknown>> {
+  let loading = modules.get(url);
+  if (loading === undefined) {
+    loading = import(url) as Promise<Record<string, unknown>>;
+    loading.catch(() => modules.delete(url));
+    modules.set(url, loading);
+  }
+  return loading;
+}
+
+/**
+ * The export `name` of `mod`. A CommonJS module's exports may only be
+ * reachable through `default` (`module.exports = { double }`, which Node's
+ * static analysis may not list as named exports): a function found there
+ * is taken when the module has no function of that name itself. May throw
+ * (a getter of the module's).
+ */
+export function exportOf(mod: Record<string, unknown>, name: string): unknown {
+  const direct = mod[name];
+  if (typeof direct === 'function' || name === 'default') return direct;
+  const fallback = (mod.default as Record<string, unknown> | null | undefined)?.[name];
+  return typeof fallback === 'function' ? fallback : direct;
+}
 
 /** Node 20 and 21 do not run `--import` loaders in worker threads. */
 const THREADS_WITHOUT_LOADERS = Number(process.versions.node.split('.')[0]) < 22;

@@ -1,36 +1,38 @@
 /**
  * One worker's stdout and stderr with `stdio: 'capture'` or `'pipe'`: split
- * at the task markers (output.ts), then kept with the task that wrote it
+ * at the task markers (demux.ts), then kept with the task that wrote it
  * (capture), handed to the executor's streams (pipe), and published as
  * `output` events. Output written between tasks, or after its task was
  * already settled, goes on to the parent's own stdout/stderr in capture
  * mode, so nothing is lost.
  */
-import type { PoolEventHub } from '../events.js';
-import { OutputDemux } from './output.js';
-import type { Task } from './records.js';
+import type { TaskRecord } from '../task-record.js';
+import type { Telemetry } from '../telemetry.js';
+import { OutputDemux } from './demux.js';
+import type { PipedOutput } from './piped.js';
 
 type Stream = 'stdout' | 'stderr';
 
-export interface WorkerOutputOptions {
-  nonce: string;
-  mode: 'capture' | 'pipe';
-  pid: number | undefined;
-  hub: PoolEventHub;
+/** What a worker's output is routed by (the output room). */
+export interface OutputRoute {
+  readonly nonce: string;
+  readonly telemetry: Telemetry;
+  /** `stdio: 'pipe'`: the executor's merged streams. */
+  readonly piped: PipedOutput | undefined;
   /** The task with this id whose output is being captured, if any. */
-  lookup: (id: number) => Task | undefined;
+  lookup(id: number): TaskRecord | undefined;
   /** Both end markers of a captured task arrived. */
-  complete: (task: Task) => void;
-  /** `stdio: 'pipe'`: every chunk; `null` once a stream ended. */
-  pipe: ((pid: number | undefined, stream: Stream, chunk: Buffer | null) => void) | undefined;
+  complete(task: TaskRecord): void;
 }
 
 export class WorkerOutput {
-  readonly #o: WorkerOutputOptions;
+  readonly #route: OutputRoute;
+  readonly #workerId: number | undefined;
   readonly #demux: Record<Stream, OutputDemux>;
 
-  constructor(options: WorkerOutputOptions) {
-    this.#o = options;
+  constructor(route: OutputRoute, workerId: number | undefined) {
+    this.#route = route;
+    this.#workerId = workerId;
     this.#demux = { stdout: this.#split('stdout'), stderr: this.#split('stderr') };
   }
 
@@ -42,32 +44,30 @@ export class WorkerOutput {
   finish(): void {
     this.#demux.stdout.finish();
     this.#demux.stderr.finish();
-    this.#o.pipe?.(this.#o.pid, 'stdout', null);
-    this.#o.pipe?.(this.#o.pid, 'stderr', null);
+    this.#route.piped?.write(this.#workerId, 'stdout', null);
+    this.#route.piped?.write(this.#workerId, 'stderr', null);
   }
 
   #split(stream: Stream): OutputDemux {
-    return new OutputDemux(this.#o.nonce, {
+    return new OutputDemux(this.#route.nonce, {
       data: (taskId, chunk) => this.#data(stream, taskId, chunk),
       end: (taskId) => {
-        const task = this.#o.lookup(taskId);
+        const task = this.#route.lookup(taskId);
         if (task?.capture === undefined) return;
         task.capture.ends++;
-        if (task.capture.ends >= 2) this.#o.complete(task);
+        if (task.capture.ends >= 2) this.#route.complete(task);
       },
     });
   }
 
   #data(stream: Stream, taskId: number | undefined, chunk: Buffer): void {
-    const { hub, mode } = this.#o;
-    if (hub.wants('output')) {
-      hub.emit('output', { pid: this.#o.pid, taskId, stream, chunk: Buffer.from(chunk) });
-    }
-    if (mode === 'pipe') {
-      this.#o.pipe?.(this.#o.pid, stream, chunk);
+    const route = this.#route;
+    route.telemetry.output(this.#workerId, taskId, stream, chunk);
+    if (route.piped !== undefined) {
+      route.piped.write(this.#workerId, stream, chunk);
       return;
     }
-    const task = taskId === undefined ? undefined : this.#o.lookup(taskId);
+    const task = taskId === undefined ? undefined : route.lookup(taskId);
     if (task?.capture !== undefined && !task.future.done()) {
       task.capture.add(stream, chunk);
       return;

@@ -4,7 +4,7 @@
  * with it. Messages use the thread's structured clone.
  */
 import { type TransferListItem, Worker } from 'node:worker_threads';
-import { isPoolMessage, type WorkerMessage } from './protocol.js';
+import { isPoolMessage, type WorkerMessage } from '../wire/protocol.js';
 import {
   type SpawnOptions,
   TailBuffer,
@@ -29,7 +29,7 @@ class ThreadWorker implements WorkerHandle {
     });
   }
 
-  get pid(): number | undefined {
+  get workerId(): number | undefined {
     return this.#threadId;
   }
 

@@ -1,5 +1,6 @@
 /**
- * The engine's counters and time distributions, always on.
+ * The engine's counters and time samples, always on (the types users see
+ * are in lib/stats.ts).
  *
  * Cheap by construction: a counter is one increment, a time sample one
  * store into a fixed ring buffer; percentiles are computed only when
@@ -7,24 +8,10 @@
  * reports recent behaviour, in bounded memory).
  */
 
+import type { Distribution, TaskCounters } from '../stats.js';
+
 /** How many recent samples a distribution keeps. */
 export const WINDOW = 1024;
-
-/** A summary of recent durations, in milliseconds. */
-export interface Distribution {
-  /** Samples in the window (at most 1,024: the most recent ones). */
-  count: number;
-  /** Mean of the window, or 0 without samples. */
-  mean: number;
-  /** Median of the window. */
-  p50: number;
-  /** 90th percentile of the window. */
-  p90: number;
-  /** 99th percentile of the window. */
-  p99: number;
-  /** Largest sample in the window. */
-  max: number;
-}
 
 /** A ring buffer of the last WINDOW samples. */
 export class Samples {
@@ -59,24 +46,7 @@ function percentile(sorted: Float64Array, fraction: number): number {
   return sorted[Math.max(0, rank - 1)]!;
 }
 
-/** Task counters since the executor was made. */
-export interface TaskCounters {
-  /** Tasks submitted (a `map` chunk counts as one task). */
-  submitted: number;
-  /** Tasks that returned a value. */
-  completed: number;
-  /** Tasks that failed: threw, timed out, crashed their worker, or could not be sent. */
-  failed: number;
-  /** Tasks cancelled, pending or running. */
-  cancelled: number;
-  /** Failed tasks whose worker crashed under them (`WorkerCrashedError`); part of `failed`. */
-  crashed: number;
-  /** Re-runs of tasks after their worker crashed (`retries`). */
-  retried: number;
-  /** Failed tasks that exceeded their time limit (`TaskTimeoutError`); part of `failed`. */
-  timedOut: number;
-}
-
+/** Every counter at zero. */
 export function emptyCounters(): TaskCounters {
   return {
     submitted: 0,

@@ -1,0 +1,390 @@
+/**
+ * Options in one place: the pool executors' options (what each means, in
+ * TSDoc with its default), the defaults of every option (`DEFAULTS`, one
+ * frozen constant), and the checks that turn what a user passed, to a
+ * constructor or to `submit`, `map` and `shutdown`, into settings the
+ * engine can trust. The options every `Executor` takes (`SubmitOptions`,
+ * `MapOptions`, `ShutdownOptions`) are declared with the interface, in
+ * executor.ts; the generic checks (an integer in a range, a time in ms...)
+ * are in validate.ts.
+ */
+import { availableParallelism } from 'node:os';
+import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import type { TaskSettings } from './engine/task-record.js';
+import type { MapOptions, ShutdownOptions, SubmitOptions } from './executor.js';
+import type { MapProgress } from './map-progress.js';
+import type { AnyFunction, TaskRef } from './task.js';
+import {
+  rangeError,
+  typeError,
+  validateBoolean,
+  validateInteger,
+  validateOneOf,
+  validateOptions,
+  validateSignal,
+  validateTimeout,
+} from './validate.js';
+
+/**
+ * The defaults of the pool executors' options (`maxWorkers` defaults to
+ * `os.availableParallelism()`, computed when an executor is made) and of
+ * `map`.
+ */
+export const DEFAULTS = Object.freeze({
+  minWorkers: 0,
+  idleTimeout: 10_000,
+  maxTasksPerWorker: Number.POSITIVE_INFINITY,
+  maxQueued: Number.POSITIVE_INFINITY,
+  retries: 0,
+  shutdownGrace: 5_000,
+  cancelGrace: 1_000,
+  initializerTimeout: 30_000,
+  stdio: 'inherit',
+  /** `map`: items per message to a worker. */
+  chunksize: 1,
+  /**
+   * `map` on a pool: the default `buffersize` is this many chunks per worker:
+   * one running, one queued behind it in the worker (so it never waits for
+   * the parent), and two finished ones the consumer may not have taken yet.
+   */
+  chunksInFlightPerWorker: 4,
+} as const);
+
+/** Validated `submit` options. */
+export interface CheckedSubmitOptions {
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** Validates the options every executor's `submit` accepts. */
+export function checkSubmitOptions(options: SubmitOptions | undefined): CheckedSubmitOptions {
+  if (options === undefined) return { timeout: undefined, signal: undefined };
+  validateOptions('options', options);
+  return {
+    timeout: validateTimeout('timeout', options.timeout),
+    signal: validateSignal('signal', options.signal),
+  };
+}
+
+/** Validated `map` options: the limits of one map run. */
+export interface MapLimits {
+  chunksize: number;
+  buffersize: number;
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+  onProgress: ((progress: MapProgress) => void) | undefined;
+}
+
+/** Validated `map` options, given the executor's default `buffersize` for a chunk size. */
+export function checkMapOptions(
+  options: MapOptions | undefined,
+  defaultBuffersize: (chunksize: number) => number,
+): MapLimits {
+  validateOptions('options', options);
+  const chunksize = validateInteger('chunksize', options?.chunksize, 1, DEFAULTS.chunksize);
+  const buffersize = validateInteger(
+    'buffersize',
+    options?.buffersize,
+    1,
+    defaultBuffersize(chunksize),
+    Number.POSITIVE_INFINITY,
+  );
+  const timeout = validateTimeout('timeout', options?.timeout);
+  const signal = validateSignal('signal', options?.signal);
+  const onProgress = options?.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw typeError('onProgress', 'a function', onProgress);
+  }
+  return { chunksize, buffersize, timeout, signal, onProgress };
+}
+
+/** Validated `shutdown` options. */
+export function checkShutdownOptions(options: ShutdownOptions | undefined): {
+  wait: boolean;
+  cancelFutures: boolean;
+} {
+  validateOptions('options', options);
+  return {
+    wait: validateBoolean('wait', options?.wait, true),
+    cancelFutures: validateBoolean('cancelFutures', options?.cancelFutures, false),
+  };
+}
+
+/** Options both executors accept. All are optional. */
+export interface PoolOptions {
+  /**
+   * Most workers running at once.
+   * @default os.availableParallelism()
+   */
+  maxWorkers?: number | undefined;
+  /**
+   * Workers kept alive while idle, once the first task was submitted.
+   * @default 0
+   */
+  minWorkers?: number | undefined;
+  /**
+   * Milliseconds an idle worker above `minWorkers` lives before it is retired.
+   * `Infinity` keeps workers until shutdown.
+   * @default 10000
+   */
+  idleTimeout?: number | undefined;
+  /**
+   * Replace a worker after it ran this many tasks (limits leaks in task
+   * code). `Infinity` never recycles.
+   * @default Infinity
+   */
+  maxTasksPerWorker?: number | undefined;
+  /** Runs once in every worker before its first task (a function or a `task()` reference). */
+  initializer?: AnyFunction | TaskRef | undefined;
+  /** Arguments for `initializer`. @default [] */
+  initargs?: unknown[] | undefined;
+  /**
+   * Milliseconds a worker may take to get ready: its start-up and its
+   * `initializer` (awaited, if it returns a promise). A worker not ready by
+   * then is killed and counts as a failed start, like an initializer that
+   * throws: its tasks go to another worker, and after 3 failed starts in a
+   * row the executor is broken (`BrokenExecutorError`, whose `cause` is a
+   * `TimeoutError`). Applies with or without an initializer. A task's own
+   * `timeout` counts only its running time, so this is what bounds the wait
+   * of a task for a worker that never gets ready. `Infinity`: no limit.
+   * @default 30000
+   */
+  initializerTimeout?: number | undefined;
+  /**
+   * Bound of the pending queue. A submit beyond it fails that future at once
+   * with `QueueFullError`. `Infinity` is unbounded.
+   * @default Infinity
+   */
+  maxQueued?: number | undefined;
+  /** Default time limit of every task, in ms of running time. @default no limit */
+  taskTimeout?: number | undefined;
+  /** Default number of times a task is re-run after its worker crashed. @default 0 */
+  retries?: number | undefined;
+  /**
+   * Milliseconds between SIGTERM and SIGKILL when a worker must go (shutdown,
+   * time limit, cancellation).
+   * @default 5000
+   */
+  shutdownGrace?: number | undefined;
+  /**
+   * Milliseconds a running task gets to stop after its `currentTask().signal`
+   * aborted (time limit, cancellation) before its worker is killed.
+   * @default 1000
+   */
+  cancelGrace?: number | undefined;
+  /** Environment of the workers. @default process.env */
+  env?: NodeJS.ProcessEnv | undefined;
+  /**
+   * Node options of the workers. By default the parent's `process.execArgv`
+   * (without debugger flags), so a loader such as `--import tsx` applies in
+   * the workers too.
+   */
+  execArgv?: string[] | undefined;
+  /**
+   * Where the workers' stdout and stderr go.
+   * - `'inherit'`: to the parent's stdout and stderr, as they are.
+   * - `'capture'`: each task's output is collected and put on its future
+   *   (`future.output`, up to 1 MiB per stream), complete once the future
+   *   is done; output between tasks goes to the parent's streams.
+   * - `'pipe'`: every worker's output, a line at a time tagged `[pid] `, on
+   *   the readable streams `executor.stdout` and `executor.stderr` (read
+   *   them: what is not read is buffered in memory).
+   *
+   * With `'capture'` and `'pipe'` every chunk is also an `output` event,
+   * with the id of the task that wrote it. In every mode the last 8 KiB of
+   * a worker's stderr go into the `WorkerCrashedError` of a crash.
+   * Worker threads (ThreadPoolExecutor) capture what JavaScript writes to
+   * `process.stdout`/`process.stderr`; output of native code goes to the
+   * process's own descriptors.
+   * @default 'inherit'
+   */
+  stdio?: 'inherit' | 'capture' | 'pipe' | undefined;
+}
+
+/** `submit` options of the pool executors. */
+export interface PoolSubmitOptions extends SubmitOptions {
+  /** Re-run the task up to this many times if its worker crashes. Default: the executor's `retries`. */
+  retries?: number | undefined;
+  /**
+   * Called with each value task code reports with `currentTask().progress()`
+   * (rate-limited by the worker to one per 50 ms; the last value always
+   * arrives, before the result). A callback that throws is reported as an
+   * `ExecutorListenerWarning`.
+   */
+  onProgress?: ((value: unknown) => void) | undefined;
+  /**
+   * ThreadPoolExecutor: ArrayBuffers (or MessagePorts) among the arguments
+   * to move to the worker thread instead of copying them: zero copy. They
+   * belong to the task from `submit` on, and become detached (length 0) in
+   * the caller when the task is sent to a worker. Task code can move its
+   * result back the same way with `transfer(value, list)`. A
+   * ProcessPoolExecutor copies everything between processes and ignores
+   * this option.
+   * @example
+   * ```ts
+   * const pixels = new Uint8Array(1 << 24);
+   * await pool.submit(blur, [pixels], { transfer: [pixels.buffer] });
+   * ```
+   */
+  transfer?: readonly (TransferListItem | ArrayBufferLike)[] | undefined;
+}
+
+/** Options of `new ProcessPoolExecutor(options)`. */
+export interface ProcessPoolOptions extends PoolOptions {
+  /** Working directory of the worker processes. @default process.cwd() */
+  cwd?: string | undefined;
+}
+
+/** Options of `new ThreadPoolExecutor(options)`. */
+export interface ThreadPoolOptions extends PoolOptions {
+  /**
+   * Heap limits of each worker thread (`worker_threads` `resourceLimits`).
+   * A thread that runs out of its heap fails its task with a
+   * `WorkerCrashedError` whose `reason` is `'out-of-memory'`, and is replaced,
+   * instead of taking the whole process down.
+   * @example { maxOldGenerationSizeMb: 256 }
+   */
+  resourceLimits?: ResourceLimits | undefined;
+}
+
+/** Validated settings shared by both executors. */
+export interface CheckedPoolOptions {
+  maxWorkers: number;
+  minWorkers: number;
+  idleTimeout: number;
+  maxTasksPerWorker: number;
+  maxQueued: number;
+  taskTimeout: number | undefined;
+  retries: number;
+  shutdownGrace: number;
+  cancelGrace: number;
+  /** undefined: no limit. */
+  initializerTimeout: number | undefined;
+  initializer: AnyFunction | TaskRef | undefined;
+  initargs: unknown[];
+  env: NodeJS.ProcessEnv | undefined;
+  execArgv: string[] | undefined;
+  stdio: 'inherit' | 'capture' | 'pipe';
+}
+
+/** Validates the options of both executors; throws TypeError/RangeError naming the option. */
+export function checkPoolOptions(options: PoolOptions | undefined): CheckedPoolOptions {
+  validateOptions('options', options);
+  const o = options ?? {};
+  const maxWorkers = validateInteger('maxWorkers', o.maxWorkers, 1, availableParallelism());
+  const minWorkers = validateInteger('minWorkers', o.minWorkers, 0, DEFAULTS.minWorkers);
+  if (minWorkers > maxWorkers) {
+    throw rangeError('minWorkers', `at most maxWorkers (${maxWorkers})`, minWorkers);
+  }
+  if (o.initargs !== undefined && !Array.isArray(o.initargs)) {
+    throw typeError('initargs', 'an array', o.initargs);
+  }
+  if (
+    o.execArgv !== undefined &&
+    (!Array.isArray(o.execArgv) || o.execArgv.some((a) => typeof a !== 'string'))
+  ) {
+    throw typeError('execArgv', 'an array of strings', o.execArgv);
+  }
+  if (o.env !== undefined && (o.env === null || typeof o.env !== 'object')) {
+    throw typeError('env', 'an object', o.env);
+  }
+  return {
+    maxWorkers,
+    minWorkers,
+    idleTimeout:
+      validateTimeout('idleTimeout', o.idleTimeout ?? DEFAULTS.idleTimeout) ??
+      Number.POSITIVE_INFINITY,
+    maxTasksPerWorker: validateInteger(
+      'maxTasksPerWorker',
+      o.maxTasksPerWorker,
+      1,
+      DEFAULTS.maxTasksPerWorker,
+      Number.POSITIVE_INFINITY,
+    ),
+    maxQueued: validateInteger(
+      'maxQueued',
+      o.maxQueued,
+      1,
+      DEFAULTS.maxQueued,
+      Number.POSITIVE_INFINITY,
+    ),
+    taskTimeout: validateTimeout('taskTimeout', o.taskTimeout),
+    retries: validateInteger('retries', o.retries, 0, DEFAULTS.retries),
+    shutdownGrace: validateTimeout('shutdownGrace', o.shutdownGrace ?? DEFAULTS.shutdownGrace) ?? 0,
+    cancelGrace: validateTimeout('cancelGrace', o.cancelGrace ?? DEFAULTS.cancelGrace) ?? 0,
+    initializerTimeout: validateTimeout(
+      'initializerTimeout',
+      o.initializerTimeout ?? DEFAULTS.initializerTimeout,
+    ),
+    initializer: o.initializer,
+    initargs: o.initargs ?? [],
+    env: o.env,
+    execArgv: o.execArgv,
+    stdio: validateOneOf('stdio', o.stdio, ['inherit', 'capture', 'pipe'] as const, DEFAULTS.stdio),
+  };
+}
+
+/** Validates `cwd` of a ProcessPoolExecutor. */
+export function checkCwd(cwd: unknown): string | undefined {
+  if (cwd !== undefined && typeof cwd !== 'string') {
+    throw typeError('cwd', 'a string (a directory path)', cwd);
+  }
+  return cwd;
+}
+
+const LIMIT_KEYS = [
+  'maxYoungGenerationSizeMb',
+  'maxOldGenerationSizeMb',
+  'codeRangeSizeMb',
+  'stackSizeMb',
+] as const;
+
+/**
+ * Validates `resourceLimits` of a ThreadPoolExecutor. worker_threads ignores
+ * a limit it does not know and fails every thread at start for a negative
+ * one (reported as out of memory): refuse both here.
+ */
+export function checkResourceLimits(limits: unknown): ResourceLimits | undefined {
+  if (limits === undefined) return undefined;
+  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) {
+    throw typeError('resourceLimits', 'an object of heap limits in MB', limits);
+  }
+  for (const [key, value] of Object.entries(limits)) {
+    const name = `resourceLimits.${key}`;
+    if (!(LIMIT_KEYS as readonly string[]).includes(key)) {
+      throw typeError(name, `one of the limits ${LIMIT_KEYS.join(', ')}`, value);
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'number') throw typeError(name, 'a number of MB > 0', value);
+    if (!(value > 0) || !Number.isFinite(value))
+      throw rangeError(name, 'a number of MB > 0', value);
+  }
+  return limits as ResourceLimits;
+}
+
+/** Validates the options of a pool executor's `submit`. */
+export function checkPoolSubmitOptions(options: PoolSubmitOptions | undefined): TaskSettings {
+  const { timeout, signal } = checkSubmitOptions(options);
+  if (options === undefined) {
+    return { timeout, signal, retries: undefined, onProgress: undefined, transfer: undefined };
+  }
+  const retries =
+    options.retries === undefined ? undefined : validateInteger('retries', options.retries, 0, 0);
+  const onProgress = options.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw typeError('onProgress', 'a function', onProgress);
+  }
+  const transfer = options.transfer;
+  if (transfer !== undefined && !Array.isArray(transfer)) {
+    throw typeError('transfer', 'an array of ArrayBuffers or MessagePorts', transfer);
+  }
+  return {
+    // Infinity opts one task out of the executor's taskTimeout.
+    timeout: options.timeout === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : timeout,
+    signal,
+    retries,
+    onProgress,
+    // A typed array's `.buffer` is typed ArrayBufferLike; postMessage checks at run time.
+    transfer: transfer as readonly TransferListItem[] | undefined,
+  };
+}
