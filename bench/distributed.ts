@@ -7,7 +7,12 @@
  *   node, against a bare BullMQ Queue (`add` per job, completions counted
  *   with QueueEvents) and one bare BullMQ Worker running the same no-op in
  *   process, with the same concurrency. The per-task overhead goal: within
- *   10% of bare BullMQ.
+ *   10% of bare BullMQ. Three more bare contestants say what that reference
+ *   leaves out: one that awaits each job's own result (a promise per job,
+ *   resolved by its 'completed' event, as our futures are) and has finished
+ *   jobs removed (as ours does), one whose Worker runs each job in a local
+ *   ProcessPoolExecutor (the process hop our nodes make for crash
+ *   isolation), and one with BullMQ's own sandboxed processors.
  * - map: our `map` with chunks against bare BullMQ with one job per item.
  *   Goal: at least 10 times bare BullMQ's per-item rate.
  * - scaling: 20 ms tasks (timers, like I/O-bound work) over 1, 2 and 3
@@ -211,25 +216,54 @@ async function ours(
   }
 }
 
-/** Jobs per second through bare BullMQ: `jobs` no-op (or double) jobs, completions via QueueEvents. */
+/**
+ * How a bare contestant runs and awaits its jobs:
+ * - `counted`: completions counted from QueueEvents' 'completed' events (the
+ *   reference; finished jobs stay in Redis, BullMQ's default);
+ * - `awaited`: a promise per job, resolved with the job's return value by its
+ *   own 'completed' event, and `removeOnComplete` (what our futures and our
+ *   removal of finished jobs do, done with BullMQ's own means);
+ * And where its Worker runs the job: `in-process`, `pool` (a local
+ * ProcessPoolExecutor of NODE_WORKERS processes, the hop our nodes make) or
+ * `sandboxed` (BullMQ's processor file in its child processes).
+ */
+interface BareMode {
+  wait: 'counted' | 'awaited';
+  run: 'in-process' | 'pool' | 'sandboxed';
+}
+
+/** Jobs per second through bare BullMQ: `jobs` no-op (or double) jobs. */
 async function bare(
   url: string,
   name: 'noop' | 'double',
   jobs: number,
   bulk: boolean,
-  sandboxed = false,
+  mode: BareMode = { wait: 'counted', run: 'in-process' },
 ): Promise<number> {
   const queue = freshQueue('bare');
-  const mode = sandboxed ? 'sandboxed' : 'in-process';
-  const worker = await startChild([BARE_WORKER, url, queue, String(CONCURRENCY), mode]);
+  const worker = await startChild([
+    BARE_WORKER,
+    url,
+    queue,
+    String(CONCURRENCY),
+    mode.run,
+    String(NODE_WORKERS),
+  ]);
   const connection = { url, maxRetriesPerRequest: null };
-  const producer = new Queue(queue, { connection });
+  const awaited = mode.wait === 'awaited';
+  // Awaited jobs have no fallback for events the stream dropped (their jobs
+  // are removed): a stream long enough for every event of the run.
+  const producer = new Queue(queue, {
+    connection,
+    ...(awaited ? { streams: { events: { maxLen: 100_000 } } } : {}),
+  });
   // From the stream's start (the queue is fresh): no event may be missed
   // between creating the reader and its first XREAD.
   const events = new QueueEvents(queue, { connection, lastEventId: '0-0' });
+  let batch = 0;
   try {
     await events.waitUntilReady();
-    const measure = async (count: number): Promise<number> => {
+    const countCompletions = async (count: number, add: () => Promise<unknown>): Promise<void> => {
       let done = 0;
       let finish!: () => void;
       const all = new Promise<void>((resolve) => {
@@ -250,23 +284,57 @@ async function bare(
           () => {},
         );
       }, 250);
-      const t0 = performance.now();
-      if (bulk) {
-        for (let i = 0; i < count; i += 1000) {
-          const slice = Array.from({ length: Math.min(1000, count - i) }, (_, j) => ({
-            name,
-            data: { x: i + j },
-          }));
-          await producer.addBulk(slice);
-        }
-      } else {
-        await Promise.all(Array.from({ length: count }, (_, x) => producer.add(name, { x })));
-      }
+      await add();
       await all;
-      const ms = performance.now() - t0;
       clearInterval(poll);
       events.off('completed', onCompleted);
-      return (count / ms) * 1000;
+    };
+    const awaitEach = async (count: number): Promise<void> => {
+      const prefix = `${++batch}.`;
+      const waiters = new Map<string, (value: unknown) => void>();
+      const onCompleted = ({
+        jobId,
+        returnvalue,
+      }: {
+        jobId: string;
+        returnvalue: unknown;
+      }): void => {
+        const resolve = waiters.get(jobId);
+        if (resolve === undefined) return;
+        waiters.delete(jobId);
+        resolve(returnvalue);
+      };
+      events.on('completed', onCompleted);
+      await Promise.all(
+        Array.from({ length: count }, (_, x) => {
+          const jobId = `${prefix}${x}`;
+          // Listening before adding: the event may come before add() resolves.
+          const result = new Promise((resolve) => waiters.set(jobId, resolve));
+          return producer.add(name, { x }, { jobId, removeOnComplete: true }).then(() => result);
+        }),
+      );
+      events.off('completed', onCompleted);
+    };
+    const measure = async (count: number): Promise<number> => {
+      const t0 = performance.now();
+      if (awaited) {
+        await awaitEach(count);
+      } else {
+        await countCompletions(count, async () => {
+          if (bulk) {
+            for (let i = 0; i < count; i += 1000) {
+              const slice = Array.from({ length: Math.min(1000, count - i) }, (_, j) => ({
+                name,
+                data: { x: i + j },
+              }));
+              await producer.addBulk(slice);
+            }
+          } else {
+            await Promise.all(Array.from({ length: count }, (_, x) => producer.add(name, { x })));
+          }
+        });
+      }
+      return (count / (performance.now() - t0)) * 1000;
     };
     await measure(100);
     return await withCpu([worker], () => measure(jobs));
@@ -376,6 +444,18 @@ export async function runDistributedSection(options: {
     values: [],
     note: `1 Worker, concurrency ${CONCURRENCY}, processor in process; \`add\` per job`,
   };
+  const tinyAwaited: Series = {
+    label: 'bare BullMQ, each job awaited and removed',
+    unit: 'tasks/s',
+    values: [],
+    note: `as above, but a promise per job resolved by its own 'completed' event, and \`removeOnComplete\` (what our futures and removal do)`,
+  };
+  const tinyPool: Series = {
+    label: 'bare BullMQ + local process pool',
+    unit: 'tasks/s',
+    values: [],
+    note: `as the reference, but the processor runs each job in a ProcessPoolExecutor of ${NODE_WORKERS} processes (the hop our nodes make)`,
+  };
   const tinySandboxed: Series = {
     label: 'bare BullMQ, sandboxed',
     unit: 'tasks/s',
@@ -443,8 +523,21 @@ export async function runDistributedSection(options: {
         () => attempt(tinyBare, () => bare(redis.url, 'noop', sizes.tiny, false), sizes.tiny),
         () =>
           attempt(
+            tinyAwaited,
+            () =>
+              bare(redis.url, 'noop', sizes.tiny, false, { wait: 'awaited', run: 'in-process' }),
+            sizes.tiny,
+          ),
+        () =>
+          attempt(
+            tinyPool,
+            () => bare(redis.url, 'noop', sizes.tiny, false, { wait: 'counted', run: 'pool' }),
+            sizes.tiny,
+          ),
+        () =>
+          attempt(
             tinySandboxed,
-            () => bare(redis.url, 'noop', sizes.tiny, false, true),
+            () => bare(redis.url, 'noop', sizes.tiny, false, { wait: 'counted', run: 'sandboxed' }),
             sizes.tiny,
           ),
       ];
@@ -491,7 +584,7 @@ export async function runDistributedSection(options: {
     '',
     table(
       `tiny: ${fmt(sizes.tiny)} no-op tasks, one submit each (tasks/s, higher is better)`,
-      [tinyOurs, tinyBare, tinySandboxed],
+      [tinyOurs, tinyBare, tinyAwaited, tinyPool, tinySandboxed],
       tinyBare,
       (r) => (r >= 0.9 ? 'goal met: within 10%' : 'goal missed: more than 10% slower'),
     ),
@@ -499,6 +592,8 @@ export async function runDistributedSection(options: {
     cpuTable('tiny: CPU time per task (µs, median; lower is better)', [
       tinyOurs,
       tinyBare,
+      tinyAwaited,
+      tinyPool,
       tinySandboxed,
     ]),
     '',

@@ -180,6 +180,24 @@ describe('DistributedExecutor (real redis-server, real worker nodes)', function 
     expect(await ex.submit(ref('add'), [2, 2])).to.equal(4);
   });
 
+  it('a task that kills its worker process or spins, among tiny tasks sent to the worker with it, fails alone', async () => {
+    // Nodes hand the jobs they take together to a worker process in one
+    // message: the crash and the time limit must still hit only their task.
+    await using ex = open();
+    const futures = Array.from({ length: 300 }, (_, i) => {
+      if (i === 100) return ex.submit(ref('exitWith'), [3]);
+      if (i === 200) return ex.submit(ref('spin'), [], { timeout: 500 });
+      return ex.submit(ref('double'), [i]);
+    });
+    const crashed = await futures[100]!.exception();
+    expect(crashed).to.be.instanceOf(WorkerCrashedError);
+    expect((crashed as WorkerCrashedError).exitCode).to.equal(3);
+    expect(await futures[200]!.exception()).to.be.instanceOf(TaskTimeoutError);
+    for (let i = 0; i < futures.length; i++) {
+      if (i !== 100 && i !== 200) expect(await futures[i]).to.equal(i * 2);
+    }
+  });
+
   it('garbage written to the queue and to its channels disturbs neither nodes nor executors', async () => {
     await using ex = open();
     const connection = { host: '127.0.0.1', port: redis.port };

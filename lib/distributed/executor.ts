@@ -286,6 +286,7 @@ export class DistributedExecutor extends ExecutorBase {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // Then the jobs of cancelled tasks still on nodes end, and are removed.
+    this.#table.flushRemovals();
     const deadline = performance.now() + ORPHAN_WAIT_MS;
     while (
       this.#broken === undefined &&

@@ -22,19 +22,41 @@ const ids = new Map<string, number>();
 
 type Resolved = Awaited<ReturnType<FunctionCache['resolve']>>;
 
-/** Runs the job's function over its arguments (or, for a chunk, over each item). */
-export async function runJob(
+/**
+ * Runs the job's function over its arguments (or, for a chunk, over each
+ * item). Synchronously when it can: once the function is loaded, a job
+ * whose function returns a plain value returns its result without a
+ * promise, so that the worker runs the jobs sent to it together back to
+ * back and sends their results in one message (an async task makes the
+ * worker report each result on its own, one IPC round trip per job).
+ */
+export function runJob(
   fn: FnSpec,
   args: string,
   kind: string,
   limit: number,
-): Promise<RunnerResult> {
-  let resolved: Resolved;
+): RunnerResult | Promise<RunnerResult> {
+  let resolved: Resolved | Promise<Resolved>;
   try {
-    resolved = await functions.resolve(reference(fn));
+    resolved = functions.resolve(reference(fn));
   } catch (error) {
     return failure(error, limit);
   }
+  if (resolved instanceof Promise) {
+    return resolved.then(
+      (loaded) => run(loaded, args, kind, limit),
+      (error: unknown) => failure(error, limit),
+    );
+  }
+  return run(resolved, args, kind, limit);
+}
+
+function run(
+  resolved: Resolved,
+  args: string,
+  kind: string,
+  limit: number,
+): RunnerResult | Promise<RunnerResult> {
   let input: unknown;
   try {
     input = decodeValue(args);
@@ -50,10 +72,22 @@ export async function runJob(
   if (kind === KIND_CHUNK) return runChunk(resolved, input, limit);
   let value: unknown;
   try {
-    value = await resolved.fn(...input);
+    value = resolved.fn(...input);
+    // Reading `then` runs task code too (a getter may throw): a throw here
+    // is the task's failure, as `await value` would make it.
+    if (!isThenable(value)) return result(value, limit);
   } catch (error) {
     return failure(withHint(error, resolved), limit);
   }
+  // Not Promise.resolve(value): for a promise it reads `constructor`, which
+  // may throw; a resolve function turns any throw of `then` into a rejection.
+  return new Promise<unknown>((resolve) => resolve(value)).then(
+    (settled) => result(settled, limit),
+    (error: unknown) => failure(withHint(error, resolved), limit),
+  );
+}
+
+function result(value: unknown, limit: number): RunnerResult {
   try {
     return { s: 0, d: encodeValue(value, limit, "task's result"), p: process.pid };
   } catch (error) {
@@ -61,32 +95,77 @@ export async function runJob(
   }
 }
 
-/** Calls `fn(item)` for each item until one throws or the task is cancelled. */
-async function runChunk(
+/**
+ * Calls `fn(item)` for each item until one throws or the task is
+ * cancelled: synchronously while the values are plain, asynchronously from
+ * the first promise on.
+ */
+function runChunk(
   resolved: Resolved,
   items: unknown[],
   limit: number,
-): Promise<RunnerResult> {
-  const outcome: WireChunkOutcome = { values: [], failed: false };
-  // Tracked apart from the thrown value: `throw undefined` is a failure too.
-  let stoppedAt: unknown;
+): RunnerResult | Promise<RunnerResult> {
+  const state: ChunkState = {
+    outcome: { values: [], failed: false },
+    stoppedAt: undefined,
+    next: 0,
+  };
   const { signal } = currentTask();
-  for (let i = 0; i < items.length; i++) {
-    if (signal.aborted) {
-      outcome.failed = true;
-      stoppedAt = signal.reason;
-      break;
-    }
+  for (; state.next < items.length; state.next++) {
+    if (signal.aborted) return stop(state, signal.reason, limit);
+    let value: unknown;
     try {
-      let value = resolved.fn(items[i]);
-      if (isThenable(value)) value = await value;
-      outcome.values.push(value);
+      value = resolved.fn(items[state.next]);
+      if (isThenable(value)) return finishChunk(resolved, items, state, value, signal, limit);
     } catch (error) {
-      outcome.failed = true;
-      stoppedAt = withHint(error, resolved);
-      break;
+      return stop(state, withHint(error, resolved), limit);
+    }
+    state.outcome.values.push(value);
+  }
+  return chunkResult(state, limit);
+}
+
+interface ChunkState {
+  outcome: WireChunkOutcome;
+  /** Tracked apart from the thrown value: `throw undefined` is a failure too. */
+  stoppedAt: unknown;
+  next: number;
+}
+
+async function finishChunk(
+  resolved: Resolved,
+  items: unknown[],
+  state: ChunkState,
+  pending: PromiseLike<unknown>,
+  signal: AbortSignal,
+  limit: number,
+): Promise<RunnerResult> {
+  try {
+    state.outcome.values.push(await pending);
+  } catch (error) {
+    return stop(state, withHint(error, resolved), limit);
+  }
+  for (state.next++; state.next < items.length; state.next++) {
+    if (signal.aborted) return stop(state, signal.reason, limit);
+    try {
+      let value = resolved.fn(items[state.next]);
+      if (isThenable(value)) value = await value;
+      state.outcome.values.push(value);
+    } catch (error) {
+      return stop(state, withHint(error, resolved), limit);
     }
   }
+  return chunkResult(state, limit);
+}
+
+function stop(state: ChunkState, reason: unknown, limit: number): RunnerResult {
+  state.outcome.failed = true;
+  state.stoppedAt = reason;
+  return chunkResult(state, limit);
+}
+
+function chunkResult(state: ChunkState, limit: number): RunnerResult {
+  const { outcome, stoppedAt } = state;
   let encoded: string;
   try {
     if (outcome.failed) {

@@ -76,7 +76,10 @@ export interface WorkerNodeStats {
 interface Running {
   executor: string;
   seq: number;
-  future: Future<RunnerResult>;
+  /** Set when the job is handed to the local pool (see #process). */
+  future: Future<RunnerResult> | undefined;
+  /** Cancelled before it was handed to the pool: it never starts. */
+  cancelled: boolean;
 }
 
 /**
@@ -116,6 +119,10 @@ export class WorkerNode {
   #sub: RedisClient | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #changeTimer: NodeJS.Timeout | undefined;
+  /** Resolves at the end of this turn of the event loop (see #process). */
+  #turnEnd: Promise<void> | undefined;
+  /** close({ force: true }) was called: jobs not yet started never start. */
+  #forced = false;
   #state: 'running' | 'draining' | 'closed' = 'running';
   #completed = 0;
   #failed = 0;
@@ -194,6 +201,7 @@ export class WorkerNode {
    */
   close(options?: { force?: boolean }): Promise<void> {
     const force = options?.force === true;
+    if (force) this.#forced = true;
     if (this.#closing !== undefined) {
       if (force) this.#pool?.cancelAll('the worker node is closing');
       return this.#closing;
@@ -257,14 +265,40 @@ export class WorkerNode {
       fn = { m, e: data.f.e };
     }
     const started = performance.now();
-    const future = this.#pool!.submit(RUNNER, [fn, data.a, data.k, limit], {
-      timeout: data.t,
-      retries: data.r,
-      onProgress: (value) => this.#progress(job, value, limit),
-    });
-    this.#running.set(jobId, { executor: data.x, seq: data.s, future });
+    const entry: Running = { executor: data.x, seq: data.s, future: undefined, cancelled: false };
+    this.#running.set(jobId, entry);
     this.#changed();
     try {
+      // BullMQ hands jobs over one by one, each after a few awaits. Started at
+      // the end of this turn of the event loop, every job taken in it reaches
+      // the pool in the same tick: the pool sends them to a worker process in
+      // one message, and the worker answers for them in one message. One IPC
+      // round trip for several jobs instead of one each, which is most of
+      // what the hop to a worker process costs.
+      this.#turnEnd ??= new Promise((resolve) => {
+        setImmediate(() => {
+          this.#turnEnd = undefined;
+          resolve();
+        });
+      });
+      await this.#turnEnd;
+      // A CancelAll may have come back meanwhile, or a cancel message.
+      const held = this.#holds.get(data.x);
+      if (held !== undefined) await held.release;
+      if (entry.cancelled || this.#forced) return { n: this.id, s: 2 };
+      let future: Future<RunnerResult>;
+      try {
+        future = this.#pool!.submit(RUNNER, [fn, data.a, data.k, limit], {
+          timeout: data.t,
+          retries: data.r,
+          onProgress: (value) => this.#progress(job, value, limit),
+        });
+      } catch (error) {
+        // The pool refused (it is shutting down): this job fails, the node goes on.
+        this.#failed++;
+        return this.#failure(error, limit);
+      }
+      entry.future = future;
       const result = await future;
       if (result.s === 1) this.#failed++;
       const envelope: Envelope = {
@@ -281,7 +315,7 @@ export class WorkerNode {
       }
       return envelope;
     } catch (error) {
-      if (future.cancelled()) return { n: this.id, s: 2 };
+      if (entry.future === undefined || entry.future.cancelled()) return { n: this.id, s: 2 };
       this.#failed++;
       const pid = (error as { pid?: unknown } | null)?.pid;
       return {
@@ -328,7 +362,7 @@ export class WorkerNode {
       for (const id of message.ids) {
         if (typeof id !== 'string') continue;
         const running = this.#running.get(id);
-        if (running !== undefined) running.future.cancel({ running: true });
+        if (running !== undefined) stop(running);
         else this.#cancelledJobs.set(id, now);
       }
     }
@@ -336,9 +370,7 @@ export class WorkerNode {
       const previous = this.#watermarks.get(message.x)?.upTo ?? 0;
       this.#watermarks.set(message.x, { upTo: Math.max(previous, message.upTo), at: now });
       for (const running of this.#running.values()) {
-        if (running.executor === message.x && running.seq <= message.upTo) {
-          running.future.cancel({ running: true });
-        }
+        if (running.executor === message.x && running.seq <= message.upTo) stop(running);
       }
       this.#release(message.x);
     }
@@ -411,4 +443,10 @@ export class WorkerNode {
       () => undefined,
     );
   }
+}
+
+/** Cancels a job on this node: its task if the pool has it, else before it starts. */
+function stop(running: Running): void {
+  if (running.future === undefined) running.cancelled = true;
+  else running.future.cancel({ running: true });
 }

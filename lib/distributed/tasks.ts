@@ -38,6 +38,25 @@ import {
   type WireChunkOutcome,
 } from './protocol.js';
 
+/**
+ * Finished jobs are removed in batches, at most this many ms after the
+ * first of a batch finished, or as soon as REMOVE_BATCH are waiting: one
+ * round trip (one wake-up of Redis, one of this process for the reply) per
+ * batch instead of per job. Removal is housekeeping: nothing waits for it
+ * but `shutdown()`, which sends what is left at once.
+ */
+const REMOVE_DELAY_MS = 20;
+const REMOVE_BATCH = 500;
+
+/**
+ * Jobs added per addBulk (one Redis transaction). Submits of one tick go
+ * together, up to this many; the rest follow in the next turns of the
+ * event loop. Nodes start on the first jobs while later ones are still
+ * being added, Redis is never blocked long by one transaction, and results
+ * are handled in between.
+ */
+const ADD_BATCH = 250;
+
 /** BullMQ's reason for a job whose node stopped renewing its lock (see stalled jobs). */
 const STALLED_REASON = /stalled/i;
 
@@ -95,12 +114,15 @@ export class TaskTable implements RunningCanceller {
   readonly #maxValueSize: number;
   readonly #maxQueued: number;
   readonly #byId = new Map<string, Task>();
+  /** Tasks to add, from #queuedHead on. */
   #queued: Task[] = [];
+  #queuedHead = 0;
   #flushScheduled = false;
   #ready = false;
   #nextSeq = 1;
-  /** Job ids to remove, batched per tick; ids a node still holds wait in #orphans. */
+  /** Finished jobs to remove, batched per tick; ids a node still holds wait in #orphans. */
   #toRemove: string[] = [];
+  #removeTimer: NodeJS.Timeout | undefined;
   readonly #orphans = new Set<string>();
   #roomWaiters: Array<() => void> = [];
   readonly counts: TaskCounts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, retried: 0 };
@@ -238,8 +260,17 @@ export class TaskTable implements RunningCanceller {
   }
 
   #flush(): void {
-    const batch = this.#queued.filter((t) => t.state === 'queued' && !t.future.done());
-    this.#queued = [];
+    const batch: Task[] = [];
+    while (this.#queuedHead < this.#queued.length && batch.length < ADD_BATCH) {
+      const task = this.#queued[this.#queuedHead++]!;
+      if (task.state === 'queued' && !task.future.done()) batch.push(task);
+    }
+    if (this.#queuedHead < this.#queued.length) {
+      this.#scheduleFlush();
+    } else {
+      this.#queued = [];
+      this.#queuedHead = 0;
+    }
     if (batch.length > 0) {
       for (const task of batch) task.state = 'adding';
       const jobs = batch.map((t) => ({ name: t.name, data: t.data, opts: { jobId: t.id } }));
@@ -268,9 +299,6 @@ export class TaskTable implements RunningCanceller {
         },
       );
     }
-    const ids = this.#toRemove;
-    this.#toRemove = [];
-    for (const id of ids) this.#removeJob(id);
   }
 
   /** Tasks not yet taken by a node. */
@@ -298,7 +326,7 @@ export class TaskTable implements RunningCanceller {
 
   /** Jobs still in Redis because of this executor (tasks tracked, orphans). */
   jobsInFlight(): number {
-    return this.#byId.size + this.#orphans.size;
+    return this.#byId.size + this.#orphans.size + this.#toRemove.length;
   }
 
   /** For `map`: a promise to wait on while the queue is at `maxQueued`. */
@@ -664,7 +692,11 @@ export class TaskTable implements RunningCanceller {
       if (!task.future.done()) this.#fail(task, error);
     }
     this.#queued = [];
+    this.#queuedHead = 0;
     this.#orphans.clear();
+    clearTimeout(this.#removeTimer);
+    this.#removeTimer = undefined;
+    this.#toRemove = [];
     const waiters = this.#roomWaiters;
     this.#roomWaiters = [];
     for (const wake of waiters) wake();
@@ -706,15 +738,32 @@ export class TaskTable implements RunningCanceller {
 
   #scheduleRemove(id: string): void {
     this.#toRemove.push(id);
-    this.#scheduleFlush();
+    if (this.#toRemove.length >= REMOVE_BATCH) {
+      this.flushRemovals();
+    } else if (this.#removeTimer === undefined) {
+      this.#removeTimer = setTimeout(() => this.flushRemovals(), REMOVE_DELAY_MS);
+      this.#removeTimer.unref();
+    }
   }
 
-  #removeJob(id: string): void {
-    this.#link.remove(id).then(
-      (removed) => {
-        if (!removed) this.#orphans.add(id);
+  /** Removes the finished jobs waiting for their batch now. */
+  flushRemovals(): void {
+    clearTimeout(this.#removeTimer);
+    this.#removeTimer = undefined;
+    const ids = this.#toRemove;
+    this.#toRemove = [];
+    if (ids.length > 0) this.#removeFinished(ids);
+  }
+
+  /** Removes finished jobs in one round trip; one still held somewhere is removed once it ends. */
+  #removeFinished(ids: string[]): void {
+    this.#link.removeFinished(ids).then(
+      (outcomes) => {
+        for (let i = 0; i < ids.length; i++) if (outcomes[i] === 'held') this.#orphans.add(ids[i]!);
       },
-      () => this.#orphans.add(id),
+      () => {
+        for (const id of ids) this.#orphans.add(id);
+      },
     );
   }
 
