@@ -10,7 +10,7 @@ import type { Engine } from './context.js';
 import { startHead } from './dispatch.js';
 import { onResults } from './outcomes.js';
 import { onStolen } from './stealing.js';
-import { becameIdleIfSo } from './worker-life.js';
+import { becameIdleIfSo, failStart } from './worker-life.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 type Handlers = {
@@ -36,8 +36,7 @@ const HANDLERS: Handlers = {
     engine.schedulePump();
   },
   initFailed(engine, slot, message) {
-    slot.startError = decodeError(message.error);
-    slot.kill(engine.options.shutdownGrace, 'initializer-failed');
+    failStart(engine, slot, decodeError(message.error), 'initializer-failed');
   },
   results(engine, slot, message) {
     if (message.u !== undefined) slot.noteUsage(message.u);

@@ -249,7 +249,7 @@ export class Scheduler implements Engine {
 
   startFailed(cause: () => unknown): void {
     this.#startFailures++;
-    if (this.#startFailures >= MAX_START_FAILURES) this.#broken = { cause: cause() };
+    if (this.#startFailures >= MAX_START_FAILURES) this.breakDown(cause());
   }
 
   startSucceeded(): void {

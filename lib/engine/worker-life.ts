@@ -88,10 +88,33 @@ function startTimedOut(engine: Engine, slot: WorkerSlot, limit: number): void {
   // Not ready, and not killed for a fault meanwhile (a worker that shutdown
   // stopped while it started still counts as failing to start).
   if (slot.ready || (slot.ending !== undefined && slot.ending !== 'retired')) return;
-  slot.startError = new TimeoutError(
-    `Worker ${slot.workerId} did not get ready within initializerTimeout (${limit} ms): its start-up or initializer did not finish`,
+  failStart(
+    engine,
+    slot,
+    new TimeoutError(
+      `Worker ${slot.workerId} did not get ready within initializerTimeout (${limit} ms): its start-up or initializer did not finish`,
+    ),
+    'initializer-timeout',
   );
-  slot.kill(engine.options.shutdownGrace, 'initializer-timeout');
+}
+
+/**
+ * The engine knows a worker failed to start (its initializer threw or ran
+ * out of time): count the failure now, then kill it. Counting at its exit
+ * instead would let the pump start a replacement for each dying worker
+ * before the count reaches the limit: one start too many per worker that
+ * is slow to exit, which a loaded machine makes likely.
+ */
+export function failStart(
+  engine: Engine,
+  slot: WorkerSlot,
+  error: unknown,
+  reason: 'initializer-failed' | 'initializer-timeout',
+): void {
+  slot.startError = error;
+  slot.startFailureCounted = true;
+  engine.startFailed(() => error);
+  slot.kill(engine.options.shutdownGrace, reason);
 }
 
 /** A ready worker has nothing to do: let the parent exit, and retire it after `idleTimeout`. */
@@ -146,7 +169,7 @@ function onExit(engine: Engine, slot: WorkerSlot, info: ExitInfo): void {
       reportAlone: task.reportAlone,
     })),
   });
-  if (blame.failedStart) {
+  if (blame.failedStart && !slot.startFailureCounted) {
     engine.startFailed(() => slot.startError ?? crashError(dead, info, undefined));
   }
   // Back to front, so that requeued tasks keep their order at the queue's head.

@@ -90,6 +90,8 @@ export class WorkerSlot {
   headSince = 0;
   /** Why it could not start, once known (initializer error, time limit, spawn failure). */
   startError: unknown = undefined;
+  /** Its failure to start was counted when the engine killed it for it (not again at exit). */
+  startFailureCounted = false;
   /** What the worker reported just before dying of an error that escaped task code. */
   fatal: { origin: string; error: unknown } | undefined = undefined;
   usage: WorkerUsage | undefined = undefined;
