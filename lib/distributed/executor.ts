@@ -42,7 +42,8 @@ import {
   type DistributedExecutorOptions,
 } from './options.js';
 import type { FnSpec } from './protocol.js';
-import { type TaskCounts, TaskTable } from './tasks.js';
+import { TaskTable } from './tasks.js';
+import type { TaskCounts } from './tracked-task.js';
 
 /** `submit` options of DistributedExecutor. */
 export interface DistributedSubmitOptions extends SubmitOptions {
@@ -334,7 +335,9 @@ export class DistributedExecutor extends ExecutorBase {
   /** A future failed at once because the executor is broken (each gets its own error). */
   #refused(): Future<unknown> {
     const broken = this.#broken!;
-    return this.#table.refused(new BrokenExecutorError(broken.message, { cause: broken.cause }));
+    return this.#table.failedAtOnce(
+      new BrokenExecutorError(broken.message, { cause: broken.cause }),
+    );
   }
 
   #break(error: BrokenExecutorError): void {

@@ -10,7 +10,7 @@
 export { describeError } from '../describe.js';
 export { reportListenerError } from '../events.js';
 export { ExecutorBase } from '../executor.js';
-export type { TokenCanceller as RunningCanceller } from '../future-support.js';
+export type { CancelBinding } from '../future-support.js';
 export { type CheckedSubmitOptions, checkPoolOptions, checkSubmitOptions } from '../options.js';
 export {
   describeValue,
