@@ -9,7 +9,7 @@
  */
 import type { QueueEvents as QueueEventsType, Queue as QueueType } from 'bullmq';
 import type { Redis as RedisClient } from 'ioredis';
-import { drop, quit, whenReady } from './connection.js';
+import { drop, quit, SUBSCRIBER_QUIT_MS, whenReady } from './connection.js';
 import { Queue, QueueEvents } from './deps.js';
 import type { CheckedQueue } from './options.js';
 import { type CancelMessage, channels } from './protocol.js';
@@ -233,7 +233,7 @@ export class QueueLink {
     this.#closing = true;
     await Promise.all([
       this.#events?.close().catch(() => {}),
-      quit(this.#sub, 1000),
+      quit(this.#sub, SUBSCRIBER_QUIT_MS),
       this.#queue?.close().catch(() => {}),
     ]);
     await quit(this.#cmd);
