@@ -5,6 +5,7 @@
  * finished jobs leave Redis.
  */
 import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { Queue, QueueEvents } from 'bullmq';
 import { expect } from 'chai';
@@ -257,6 +258,18 @@ describe('DistributedExecutor (real redis-server, real worker nodes)', function 
     expect(caught).to.be.instanceOf(RangeError);
     expect((caught as Error).message).to.equal('item 50 is bad');
     expect(seen).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  it('lets go of a shared submit signal once each task settles, whatever its outcome', async () => {
+    await using ex = open();
+    const controller = new AbortController();
+    const { signal } = controller;
+    // More tasks than the default listener limit: a kept listener each would warn too.
+    const ok = Array.from({ length: 12 }, (_, i) => ex.submit(ref('double'), [i], { signal }));
+    const failed = ex.submit(ref('fail'), ['no'], { signal });
+    expect(await Promise.all(ok)).to.deep.equal(Array.from({ length: 12 }, (_, i) => i * 2));
+    await failed.exception();
+    expect(getEventListeners(signal, 'abort')).to.have.length(0);
   });
 
   it('mixes distributed and local futures in wait and asCompleted', async () => {

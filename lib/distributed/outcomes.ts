@@ -120,6 +120,7 @@ export class Outcomes {
         cancellation.cancelAll(outcome.error, task);
       return;
     }
+    live.unwatch(task);
     task.future.setResult(outcome.value);
     const chunk = task.kind === 'chunk' ? (outcome.value as ChunkOutcome<unknown>) : undefined;
     if (chunk?.failed) {
