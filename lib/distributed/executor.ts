@@ -76,6 +76,21 @@ export interface DistributedStats extends TaskCounts {
 const NODE_CHECK_MS = 500;
 /** How long `shutdown()` waits for cancelled jobs still on nodes to end, so it can remove them. */
 const ORPHAN_WAIT_MS = 5_000;
+/**
+ * How often `shutdown()` looks whether every future settled: futures
+ * settle from queue events, with no promise of their own to await here.
+ * Short, so a shutdown ends soon after its last task.
+ */
+const SETTLED_POLL_MS = 20;
+/** How often `shutdown()` reads the jobs still held by nodes: each look is a Redis round trip. */
+const ORPHAN_POLL_MS = 100;
+/**
+ * `map`'s default buffer, in chunks: enough to keep every node's slots
+ * busy several times over (a node takes the next job as soon as one ends),
+ * and at least MIN_BUFFERED_CHUNKS while no node has been heard of yet.
+ */
+const CHUNKS_PER_SLOT = 4;
+const MIN_BUFFERED_CHUNKS = 64;
 
 /**
  * An Executor whose tasks run on worker nodes anywhere that can reach the
@@ -95,7 +110,7 @@ const ORPHAN_WAIT_MS = 5_000;
 export class DistributedExecutor extends ExecutorBase {
   /** This executor's id: the prefix of its job ids (`<id>.<task>`). */
   readonly id: string;
-  readonly #o: CheckedExecutorOptions;
+  readonly #options: CheckedExecutorOptions;
   readonly #hub = new EventHub(this);
   readonly #nodes = new NodeRegistry(this.#hub);
   readonly #link: QueueLink;
@@ -109,23 +124,25 @@ export class DistributedExecutor extends ExecutorBase {
 
   constructor(options: DistributedExecutorOptions) {
     super();
-    this.#o = checkExecutorOptions(options);
+    this.#options = checkExecutorOptions(options);
     this.id = randomBytes(6).toString('hex');
-    this.#link = new QueueLink(this.#o, `${this.id}.`, {
+    this.#link = new QueueLink(this.#options, `${this.id}.`, {
       job: (name, event) => this.#table.onJob(name, event),
       heartbeat: (text) => this.#nodes.heard(text),
       disconnected: (error) => this.#disconnected(error),
       reconnected: () => this.#reconnected(),
     });
     this.#table = new TaskTable(this.id, this.#link, this.#hub, this.#nodes, {
-      maxValueSize: this.#o.maxValueSize,
-      maxQueued: this.#o.maxQueued,
+      maxValueSize: this.#options.maxValueSize,
+      maxQueued: this.#options.maxQueued,
     });
     this.#started = this.#link.start().then(
       () => {
         if (this.#broken !== undefined) return;
         this.#table.ready();
-        this.#every(this.#o.reconcileInterval, () => this.#reconcile(this.#o.reconcileInterval));
+        this.#every(this.#options.reconcileInterval, () =>
+          this.#reconcile(this.#options.reconcileInterval),
+        );
         this.#every(NODE_CHECK_MS, () => this.#nodes.check());
       },
       (error: unknown) => {
@@ -167,14 +184,16 @@ export class DistributedExecutor extends ExecutorBase {
     const { spec, name } = this.#spec(fn);
     if (args !== undefined && !Array.isArray(args)) throw typeError('args', 'an array', args);
     const { timeout, signal } = checkSubmitOptions(options);
-    const retries = validateInteger('retries', options?.retries, 0, this.#o.retries);
+    const retries = validateInteger('retries', options?.retries, 0, this.#options.retries);
     const onProgress = options?.onProgress;
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw typeError('onProgress', 'a function', onProgress);
     }
     if (this.#broken !== undefined) return this.#refused() as Future<ResultOf<F>>;
     const limit =
-      options?.timeout === Number.POSITIVE_INFINITY ? undefined : (timeout ?? this.#o.taskTimeout);
+      options?.timeout === Number.POSITIVE_INFINITY
+        ? undefined
+        : (timeout ?? this.#options.taskTimeout);
     return this.#table.create('run', spec, name, args ?? [], {
       timeout: limit,
       signal,
@@ -257,9 +276,9 @@ export class DistributedExecutor extends ExecutorBase {
     if (this.#broken !== undefined) return this.#refused() as Future<ChunkOutcome<R>>;
     const { spec, name } = this.#spec(fn);
     return this.#table.create('chunk', spec, name, items, {
-      timeout: this.#o.taskTimeout,
+      timeout: this.#options.taskTimeout,
       signal: undefined,
-      retries: this.#o.retries,
+      retries: this.#options.retries,
       onProgress: undefined,
     }) as Future<ChunkOutcome<R>>;
   }
@@ -273,7 +292,7 @@ export class DistributedExecutor extends ExecutorBase {
   }
 
   protected _defaultBuffersize(chunksize: number): number {
-    return chunksize * Math.max(64, 4 * this.#nodes.capacity());
+    return chunksize * Math.max(MIN_BUFFERED_CHUNKS, CHUNKS_PER_SLOT * this.#nodes.capacity());
   }
 
   protected _cancelPending(): void {
@@ -284,7 +303,7 @@ export class DistributedExecutor extends ExecutorBase {
     await this.#started.catch(() => {});
     // Every future settles first: running tasks finish, waiting ones run.
     while (this.#broken === undefined && this.#table.unsettled() > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, SETTLED_POLL_MS));
     }
     // Then the jobs of cancelled tasks still on nodes end, and are removed.
     this.#table.flushRemovals();
@@ -295,7 +314,7 @@ export class DistributedExecutor extends ExecutorBase {
       performance.now() < deadline
     ) {
       await this.#reconcile(0);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, ORPHAN_POLL_MS));
     }
     for (const timer of this.#timers) clearInterval(timer);
     clearTimeout(this.#reconnectTimer);
@@ -308,7 +327,7 @@ export class DistributedExecutor extends ExecutorBase {
     if (typeof fn === 'function') {
       const known = this.#specs.get(fn);
       if (known !== undefined) return known;
-      if (!this.#o.allowInlineFunctions) {
+      if (!this.#options.allowInlineFunctions) {
         throw typeError(
           'fn',
           'a task() reference: DistributedExecutor refuses inline functions unless created with ' +
@@ -351,13 +370,13 @@ export class DistributedExecutor extends ExecutorBase {
 
   #disconnected(error: unknown): void {
     if (this.#hub.wants('disconnected')) this.#hub.emit('disconnected', { error });
-    const limit = this.#o.reconnectTimeout;
+    const limit = this.#options.reconnectTimeout;
     if (!Number.isFinite(limit) || this.#reconnectTimer !== undefined) return;
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       this.#break(
         new BrokenExecutorError(
-          `Lost the connection to Redis at ${this.#o.connection.where} for more than ${limit} ms (reconnectTimeout); every unsettled task fails`,
+          `Lost the connection to Redis at ${this.#options.connection.where} for more than ${limit} ms (reconnectTimeout); every unsettled task fails`,
           { cause: error },
         ),
       );

@@ -15,6 +15,8 @@ import type { NodeCancels, RunningJob } from './node-cancels.js';
 import type { CheckedNodeOptions } from './options.js';
 import type { PoolBridge } from './pool-bridge.js';
 import {
+  ANSWER_CANCELLED,
+  ANSWER_THROWN,
   type Envelope,
   type FnSpec,
   FORMAT,
@@ -76,7 +78,7 @@ export class JobIntake {
     }
     const held = cancels.whenLifted(data.x);
     if (held !== undefined) await held;
-    if (cancels.isCancelled(jobId, data)) return { n: nodeId, s: 2 };
+    if (cancels.isCancelled(jobId, data)) return { n: nodeId, s: ANSWER_CANCELLED };
     const limit = Math.min(data.l, options.maxValueSize);
     const fn = this.#function(data);
     if (fn instanceof Error) {
@@ -97,7 +99,7 @@ export class JobIntake {
       // A CancelAll may have come back meanwhile, or a cancel message.
       const stillHeld = cancels.whenLifted(data.x);
       if (stillHeld !== undefined) await stillHeld;
-      if (entry.cancelled || this.#context.forced()) return { n: nodeId, s: 2 };
+      if (entry.cancelled || this.#context.forced()) return { n: nodeId, s: ANSWER_CANCELLED };
       let future: Future<RunnerResult>;
       try {
         future = bridge.submit(job, fn, data, limit);
@@ -108,7 +110,7 @@ export class JobIntake {
       }
       entry.future = future;
       const result = await future;
-      if (result.s === 1) this.failed++;
+      if (result.s === ANSWER_THROWN) this.failed++;
       const envelope: Envelope = {
         n: nodeId,
         s: result.s,
@@ -123,7 +125,8 @@ export class JobIntake {
       }
       return envelope;
     } catch (error) {
-      if (entry.future === undefined || entry.future.cancelled()) return { n: nodeId, s: 2 };
+      if (entry.future === undefined || entry.future.cancelled())
+        return { n: nodeId, s: ANSWER_CANCELLED };
       this.failed++;
       const pid = (error as { pid?: unknown } | null)?.pid;
       return {
@@ -160,7 +163,7 @@ export class JobIntake {
   #failure(error: unknown, limit: number): Envelope {
     return {
       n: this.#context.nodeId,
-      s: 1,
+      s: ANSWER_THROWN,
       d: encodeThrown(error, limit),
       h: this.#context.host,
       p: process.pid,

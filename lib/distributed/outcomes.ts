@@ -17,7 +17,13 @@ import { type ChunkOutcome, describeError } from './internal.js';
 import type { JobEvent, JobEventName } from './link.js';
 import type { LiveTasks } from './live-tasks.js';
 import type { NodeRegistry } from './nodes.js';
-import { type Envelope, parseEnvelope, type WireChunkOutcome } from './protocol.js';
+import {
+  ANSWER_CANCELLED,
+  ANSWER_THROWN,
+  type Envelope,
+  parseEnvelope,
+  type WireChunkOutcome,
+} from './protocol.js';
 import type { FinishedJobs } from './removal.js';
 import type { Submission } from './submission.js';
 import { jobIdOf, type TrackedTask } from './tracked-task.js';
@@ -93,7 +99,7 @@ export class Outcomes {
     }
     task.node = envelope.n;
     nodes.finishedOn(envelope.n, task.id);
-    if (envelope.s === 2) {
+    if (envelope.s === ANSWER_CANCELLED) {
       // The node skipped it as cancelled (a cancellation this executor no longer tracks).
       live.endCancelled(task, new CancelledError('The task was cancelled on its node'));
       return;
@@ -268,7 +274,7 @@ function decodeOutcome(
   envelope: Envelope,
   remote: RemoteErrorInfo,
 ): Outcome {
-  if (envelope.s === 1) return { ok: false, error: decodeThrown(envelope.d!, remote) };
+  if (envelope.s === ANSWER_THROWN) return { ok: false, error: decodeThrown(envelope.d!, remote) };
   const value = decodeValue(envelope.d!);
   if (kind === 'run') return { ok: true, value };
   const wire = value as WireChunkOutcome;
