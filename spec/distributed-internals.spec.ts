@@ -93,6 +93,21 @@ describe('distributed job runner (in this process)', () => {
     expect((error as Error).message).to.equal('no then for you');
   });
 
+  it("fails the job with the task's own error when that error has a throwing `name` getter", () => {
+    const src =
+      '() => { const e = new RangeError("the real failure"); ' +
+      'Object.defineProperty(e, "name", { get() { throw new Error("name getter"); } }); throw e; }';
+    const run = runJob(inline(src), args(), 'r', LIMIT) as RunnerResult;
+    expect(run.ca, 'not a CancelAll').to.equal(undefined);
+    expect((errorOf(run) as Error).message).to.equal('the real failure');
+    const chunk = runJob(inline(src), args(1, 2), 'c', LIMIT) as RunnerResult;
+    expect(chunk.ca, 'not a CancelAll').to.equal(undefined);
+    const outcome = resultValue(chunk) as WireChunkOutcome;
+    expect(outcome.failed).to.equal(true);
+    const failure = decodeThrown(outcome.error as string, undefined);
+    expect((failure as Error).message).to.equal('the real failure');
+  });
+
   it('fails the job when a thenable rejects, and when it throws', async () => {
     const rejected = runJob(
       inline('() => Promise.reject(new TypeError("later"))'),
