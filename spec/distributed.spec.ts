@@ -260,13 +260,14 @@ describe('DistributedExecutor (real redis-server, real worker nodes)', function 
     expect(seen).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
   });
 
-  it('lets go of a shared submit signal once each task settles, whatever its outcome', async () => {
+  it('watches a signal shared by many submits with one listener, gone once every task settled', async () => {
     await using ex = open();
     const controller = new AbortController();
     const { signal } = controller;
-    // More tasks than the default listener limit: a kept listener each would warn too.
+    // More tasks than the default listener limit: a listener each would warn.
     const ok = Array.from({ length: 12 }, (_, i) => ex.submit(ref('double'), [i], { signal }));
     const failed = ex.submit(ref('fail'), ['no'], { signal });
+    expect(getEventListeners(signal, 'abort'), 'one listener for all').to.have.length(1);
     expect(await Promise.all(ok)).to.deep.equal(Array.from({ length: 12 }, (_, i) => i * 2));
     await failed.exception();
     expect(getEventListeners(signal, 'abort')).to.have.length(0);

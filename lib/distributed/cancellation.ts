@@ -32,15 +32,11 @@ export class Cancellation {
   }
 
   /**
-   * Binds the task's future (`cancel()` reaches this room) and listens to
-   * its signal. Call only with a signal that has not aborted.
+   * Binds the task's future (`cancel()` reaches this room) and watches its
+   * signal. Call only with a signal that has not aborted.
    */
   watch(task: TrackedTask): void {
-    const { signal } = task;
-    if (signal !== undefined) {
-      task.onAbort = () => this.#abort(task, signal.reason);
-      signal.addEventListener('abort', task.onAbort, { once: true });
-    }
+    this.#context.live.watch(task);
     const binding: CancelBinding = {
       cancelRunning: (cause) => this.cancelRunning(task, cause),
       cancelledWhilePending: (cause) => this.#contextancelledWhilePending(task, cause),
@@ -123,7 +119,8 @@ export class Cancellation {
     live.notifyRoom();
   }
 
-  #abort(task: TrackedTask, reason: unknown): void {
+  /** The task's signal aborted. */
+  abort(task: TrackedTask, reason: unknown): void {
     if (task.future.state === 'pending') task.future._cancel(reason);
     else if (task.future.running()) this.cancelRunning(task, reason);
   }

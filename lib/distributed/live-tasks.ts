@@ -9,6 +9,7 @@
  */
 import type { TaskKind } from '../index.js';
 import type { DistributedTaskEvent, EventHub } from './events.js';
+import { SignalWatch } from './internal.js';
 import type { NodeRegistry } from './nodes.js';
 import type { TaskCounts, TrackedTask } from './tracked-task.js';
 
@@ -24,11 +25,20 @@ export class LiveTasks {
   readonly maxQueued: number;
   #nextSeq = 1;
   #roomWaiters: Array<() => void> = [];
+  /** One listener per signal, however many tasks share it (see SignalWatch). */
+  readonly #signals: SignalWatch<TrackedTask>;
 
-  constructor(hub: EventHub, nodes: JobNodes, maxQueued: number) {
+  /** `onAbort` runs for each unsettled task whose signal aborts. */
+  constructor(
+    hub: EventHub,
+    nodes: JobNodes,
+    maxQueued: number,
+    onAbort: (task: TrackedTask, reason: unknown) => void,
+  ) {
     this.#hub = hub;
     this.#nodes = nodes;
     this.maxQueued = maxQueued;
+    this.#signals = new SignalWatch(onAbort);
   }
 
   /** A new task's number within the executor (it counts as submitted). */
@@ -133,12 +143,14 @@ export class LiveTasks {
     }
   }
 
-  /** The future settled: drop its signal listener; the task no longer waits for a node. */
+  /** Watches the task's signal (not aborted) until its future settles. */
+  watch(task: TrackedTask): void {
+    if (task.signal !== undefined) this.#signals.add(task.signal, task);
+  }
+
+  /** The future settled: stop watching its signal; the task no longer waits for a node. */
   unwatch(task: TrackedTask): void {
-    if (task.onAbort !== undefined) {
-      task.signal?.removeEventListener('abort', task.onAbort);
-      task.onAbort = undefined;
-    }
+    if (task.signal !== undefined) this.#signals.remove(task.signal, task);
     this.notifyRoom();
   }
 

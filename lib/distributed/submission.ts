@@ -117,7 +117,6 @@ export class Submission {
       heardAt: now,
       onProgress: settings.onProgress,
       signal,
-      onAbort: undefined,
     };
     this.#context.cancellation.watch(task);
     live.track(task);

@@ -43,7 +43,9 @@ export class TaskTable {
     limits: { maxValueSize: number; maxQueued: number },
   ) {
     this.#link = link;
-    const live = new LiveTasks(hub, nodes, limits.maxQueued);
+    const live = new LiveTasks(hub, nodes, limits.maxQueued, (task, reason) =>
+      cancellation.abort(task, reason),
+    );
     const finished = new FinishedJobs(link);
     const cancellation = new Cancellation({ executorId, live, hub, link, finished });
     const submission = new Submission({

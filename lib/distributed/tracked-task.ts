@@ -48,9 +48,8 @@ export interface TrackedTask {
   /** When an event last told us something about its job (for reconciliation). */
   heardAt: number;
   onProgress: ((value: unknown) => void) | undefined;
+  /** Watched (live-tasks.ts) until the future settles. */
   signal: AbortSignal | undefined;
-  /** The listener on `signal`, until the future settles. */
-  onAbort: (() => void) | undefined;
 }
 
 /** Per-task settings, validated by the executor. */
