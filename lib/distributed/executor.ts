@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  type AnyFunction,
   BrokenExecutorError,
   type Callable,
   CancelAll,
@@ -19,7 +20,6 @@ import {
   type ResultOf,
   type SubmitOptions,
 } from '../index.js';
-import type { AnyFunction } from '../task.js';
 import {
   type DistributedEventName,
   type DistributedListener,
