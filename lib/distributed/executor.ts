@@ -189,7 +189,7 @@ export class DistributedExecutor extends ExecutorBase {
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw typeError('onProgress', 'a function', onProgress);
     }
-    if (this.#broken !== undefined) return this.#refused() as Future<ResultOf<F>>;
+    if (this.#broken !== undefined) return this.#brokenFuture() as Future<ResultOf<F>>;
     const limit =
       options?.timeout === Number.POSITIVE_INFINITY
         ? undefined
@@ -273,7 +273,7 @@ export class DistributedExecutor extends ExecutorBase {
   }
 
   protected _submitChunk<T, R>(fn: Callable<(item: T) => R>, items: T[]): Future<ChunkOutcome<R>> {
-    if (this.#broken !== undefined) return this.#refused() as Future<ChunkOutcome<R>>;
+    if (this.#broken !== undefined) return this.#brokenFuture() as Future<ChunkOutcome<R>>;
     const { spec, name } = this.#spec(fn);
     return this.#table.create('chunk', spec, name, items, {
       timeout: this.#options.taskTimeout,
@@ -352,7 +352,7 @@ export class DistributedExecutor extends ExecutorBase {
   }
 
   /** A future failed at once because the executor is broken (each gets its own error). */
-  #refused(): Future<unknown> {
+  #brokenFuture(): Future<unknown> {
     const broken = this.#broken!;
     return this.#table.failedAtOnce(
       new BrokenExecutorError(broken.message, { cause: broken.cause }),

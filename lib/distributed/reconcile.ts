@@ -32,17 +32,24 @@ export async function reconcile(context: ReconcileContext, quietMs: number): Pro
     .filter((t) => t.state !== 'queued' && t.state !== 'adding' && now - t.heardAt >= quietMs);
   const orphans = finished.orphans();
   if (tasks.length === 0 && orphans.length === 0) return;
-  const readings = await link.read([...tasks.map((t) => t.id), ...orphans]);
-  for (let i = 0; i < tasks.length; i++) reconcileTask(context, tasks[i]!, readings[i]!);
+  const ids = tasks.map((t) => t.id);
+  const readings = await link.read([...ids, ...orphans]);
+  for (let i = 0; i < tasks.length; i++) reconcileTask(context, tasks[i]!, ids[i]!, readings[i]!);
   for (let i = 0; i < orphans.length; i++) {
     finished.reconcile(orphans[i]!, readings[tasks.length + i]!);
   }
 }
 
-function reconcileTask(context: ReconcileContext, task: TrackedTask, reading: JobReading): void {
+function reconcileTask(
+  context: ReconcileContext,
+  task: TrackedTask,
+  jobId: string,
+  reading: JobReading,
+): void {
   const { live, outcomes } = context;
-  // Settled, re-added or withdrawn while the read was under way.
-  if (!live.tracks(task)) return;
+  // Settled or forgotten while the read was under way, or added again under
+  // a new job id: the reading is of a job the task no longer has.
+  if (task.id !== jobId || !live.tracks(task)) return;
   task.heardAt = performance.now();
   switch (reading.state) {
     case 'completed':
