@@ -359,6 +359,14 @@ describe('DistributedExecutor (real redis-server, real worker nodes)', function 
       });
       expect(await ex.submit((a: number, b: number) => a * b, [6, 7])).to.equal(42);
       expect(await ex.map((x: number) => x + 1, [1, 2, 3])).to.deep.equal([2, 3, 4]);
+      // A hostile `name` (a throwing getter) only costs the job its name.
+      const hostile = (x: number) => x * 3;
+      Object.defineProperty(hostile, 'name', {
+        get() {
+          throw new Error('no name for you');
+        },
+      });
+      expect(await ex.submit(hostile, [5])).to.equal(15);
     } finally {
       await node.stop();
     }

@@ -14,7 +14,6 @@ import {
   type Callable,
   CancelAll,
   type Future,
-  isTaskRef,
   type MapOptions,
   type MapResult,
   type ResultOf,
@@ -34,6 +33,7 @@ import {
   typeError,
   validateInteger,
 } from './internal.js';
+import { JobFunctions } from './job-function.js';
 import { QueueLink } from './link.js';
 import { NodeRegistry } from './nodes.js';
 import {
@@ -41,7 +41,6 @@ import {
   checkExecutorOptions,
   type DistributedExecutorOptions,
 } from './options.js';
-import type { FnSpec } from './protocol.js';
 import { TaskTable } from './tasks.js';
 import type { TaskCounts } from './tracked-task.js';
 
@@ -116,7 +115,7 @@ export class DistributedExecutor extends ExecutorBase {
   readonly #link: QueueLink;
   readonly #table: TaskTable;
   readonly #started: Promise<void>;
-  readonly #specs = new WeakMap<object, { spec: FnSpec; name: string }>();
+  readonly #functions: JobFunctions;
   #broken: BrokenExecutorError | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -125,6 +124,7 @@ export class DistributedExecutor extends ExecutorBase {
   constructor(options: DistributedExecutorOptions) {
     super();
     this.#options = checkExecutorOptions(options);
+    this.#functions = new JobFunctions(this.#options.allowInlineFunctions);
     this.id = randomBytes(6).toString('hex');
     this.#link = new QueueLink(this.#options, `${this.id}.`, {
       job: (name, event) => this.#table.onJob(name, event),
@@ -181,7 +181,7 @@ export class DistributedExecutor extends ExecutorBase {
     options?: DistributedSubmitOptions,
   ): Future<ResultOf<F>> {
     this._checkOpen('submit');
-    const { spec, name } = this.#spec(fn);
+    const { spec, name } = this.#functions.of(fn);
     if (args !== undefined && !Array.isArray(args)) throw typeError('args', 'an array', args);
     const { timeout, signal } = checkSubmitOptions(options);
     const retries = validateInteger('retries', options?.retries, 0, this.#options.retries);
@@ -269,12 +269,12 @@ export class DistributedExecutor extends ExecutorBase {
   // ------------------------------------------------------ ExecutorBase hooks
 
   protected _checkCallable(fn: unknown): void {
-    this.#spec(fn);
+    this.#functions.of(fn);
   }
 
   protected _submitChunk<T, R>(fn: Callable<(item: T) => R>, items: T[]): Future<ChunkOutcome<R>> {
     if (this.#broken !== undefined) return this.#brokenFuture() as Future<ChunkOutcome<R>>;
-    const { spec, name } = this.#spec(fn);
+    const { spec, name } = this.#functions.of(fn);
     return this.#table.create('chunk', spec, name, items, {
       timeout: this.#options.taskTimeout,
       signal: undefined,
@@ -322,34 +322,6 @@ export class DistributedExecutor extends ExecutorBase {
   }
 
   // -------------------------------------------------------------- internals
-
-  #spec(fn: unknown): { spec: FnSpec; name: string } {
-    if (typeof fn === 'function') {
-      const known = this.#specs.get(fn);
-      if (known !== undefined) return known;
-      if (!this.#options.allowInlineFunctions) {
-        throw typeError(
-          'fn',
-          'a task() reference: DistributedExecutor refuses inline functions unless created with ' +
-            'allowInlineFunctions: true (and its worker nodes started with --allow-inline-functions)',
-          fn,
-        );
-      }
-      const src = Function.prototype.toString.call(fn);
-      if (/\{\s*\[native code\]\s*\}\s*$/.test(src) || /^class[\s{]/.test(src)) {
-        throw typeError(
-          'fn',
-          'a function with JavaScript source (not native, bound or a class)',
-          fn,
-        );
-      }
-      const made = { spec: { src }, name: fn.name || 'inline' };
-      this.#specs.set(fn, made);
-      return made;
-    }
-    if (isTaskRef(fn)) return { spec: { m: fn.url, e: fn.exportName }, name: fn.exportName };
-    throw typeError('fn', 'a task() reference (or, with allowInlineFunctions, a function)', fn);
-  }
 
   /** A future failed at once because the executor is broken (each gets its own error). */
   #brokenFuture(): Future<unknown> {
