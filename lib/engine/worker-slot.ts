@@ -8,6 +8,7 @@
  */
 import type { WorkerHandle } from '../transport/transport.js';
 import { PROTOCOL_TAG, type Usage } from '../wire/protocol.js';
+import type { SlotNest } from './nesting.js';
 import type { WorkerOutput } from './output/worker-output.js';
 import type { TaskRecord } from './task-record.js';
 
@@ -95,6 +96,8 @@ export class WorkerSlot {
   usage: WorkerUsage | undefined = undefined;
   /** `stdio: 'capture'` or `'pipe'`: the worker's output, split by task. */
   output: WorkerOutput | undefined = undefined;
+  /** Nested submission: its parked tasks and what its tasks submitted (nesting.ts). */
+  nest: SlotNest | undefined = undefined;
   #idleTimer: NodeJS.Timeout | undefined = undefined;
   #startTimer: NodeJS.Timeout | undefined = undefined;
   #killTimer: NodeJS.Timeout | undefined = undefined;
@@ -114,13 +117,21 @@ export class WorkerSlot {
     return this.ending === undefined;
   }
 
-  /** Ready, not going away, and without a task. */
+  /** Ready, not going away, and without a task (in its line or parked). */
   get idle(): boolean {
-    return this.ready && this.ending === undefined && this.tasks.length === 0;
+    return this.ready && this.ending === undefined && this.tasks.length === 0 && !this.hasParked;
+  }
+
+  /** Some task of this worker awaits nested futures, out of its line (nesting.ts). */
+  get hasParked(): boolean {
+    return this.nest !== undefined && this.nest.parked.size > 0;
   }
 
   /** How many more tasks its line may take now, given `maxTasksPerWorker`. */
   spareCapacity(maxTasksPerWorker: number): number {
+    // A worker whose tasks await nested ones must take their children, or
+    // a single worker would deadlock: it is recycled once none is parked.
+    if (this.hasParked) return this.depth - this.tasks.length;
     return Math.min(
       this.depth - this.tasks.length,
       maxTasksPerWorker - this.completed - this.tasks.length,
@@ -238,6 +249,7 @@ export class WorkerSlot {
   /** The task with this id in its line, if any (usually the head). */
   find(id: number): TaskRecord | undefined {
     const head = this.tasks[0];
-    return head?.id === id ? head : this.tasks.find((task) => task.id === id);
+    if (head?.id === id) return head;
+    return this.tasks.find((task) => task.id === id) ?? this.nest?.parked.get(id);
   }
 }

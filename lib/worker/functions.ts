@@ -30,6 +30,13 @@ const INLINE_HINT =
 /** Resolves references by id, compiling or importing each once per worker. */
 export class FunctionCache {
   readonly #fns = new Map<number, Resolved | Promise<Resolved>>();
+  /** Module exports loaded, by function object: a nested submit of one names its module. */
+  readonly #modules = new WeakMap<object, { url: string; name: string }>();
+
+  /** The module export `fn` is, if a task module of this worker exported it. */
+  moduleOf(fn: object): { url: string; name: string } | undefined {
+    return this.#modules.get(fn);
+  }
 
   /** The function if it is ready, a promise while it loads, undefined if never seen. */
   get(ref: number | FnRef): Resolved | Promise<Resolved> | undefined {
@@ -69,6 +76,7 @@ export class FunctionCache {
     }
     const fn = exportOf(mod, name);
     if (typeof fn !== 'function') throw missingExportError(mod, url, name, fn);
+    if (!this.#modules.has(fn)) this.#modules.set(fn, { url, name });
     return { fn: fn as TaskFunction, inline: false, runs: 0, avgMs: 0 };
   }
 }
