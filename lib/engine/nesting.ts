@@ -121,8 +121,7 @@ export function onNestedSubmit(
       nest.fns.set((ref as FnRef).id, nesting.functions.fromRef(ref as FnRef));
     }
   }
-  // Back to front: each goes to the queue's front, so the first submitted runs first.
-  for (let at = subs.length - NEST_SUBMIT_FIELDS; at >= 0; at -= NEST_SUBMIT_FIELDS) {
+  for (let at = 0; at < subs.length; at += NEST_SUBMIT_FIELDS) {
     const parentId = subs[at] as number;
     const sub = subs[at + 1] as number;
     const ref = subs[at + 2] as number | FnRef;
@@ -162,9 +161,32 @@ export function onNestedSubmit(
       home: slot,
     });
     // Whatever settles it (its outcome, a cancel, a refusal), the parent's worker hears.
-    future._addWaiter((done) => replySettled(engine, slot, sub, kind, done));
+    if (future.done()) replySettled(engine, slot, sub, kind, future);
+    else future._addWaiter((done) => replySettled(engine, slot, sub, kind, done));
   }
   engine.schedulePump();
+}
+
+/**
+ * How far behind the queue's head a nested task looks for queued siblings
+ * to line up behind: they are at the front when the tree runs depth-first.
+ */
+const SIBLING_SCAN = 256;
+
+/**
+ * Queues a nested task at the queue's front, behind its queued siblings:
+ * depth first (the frontier of a tree stays about depth x branching, not
+ * the whole tree) and, among the tasks one parent submitted, in order.
+ */
+export function queueNested(engine: Engine, task: TaskRecord): void {
+  const parent = task.nest?.parent;
+  const { queue } = engine;
+  let after = -1;
+  const scan = Math.min(queue.size, SIBLING_SCAN);
+  for (let i = 0; i < scan; i++) {
+    if (queue.at(i)?.nest?.parent === parent) after = i;
+  }
+  queue.insert(after + 1, task);
 }
 
 /** Links a new nested task to its parent; called by the scheduler before it queues it. */

@@ -38,7 +38,7 @@ import { cancelAll, cancelPending, cancelRunning } from './cancellation.js';
 import type { Engine, EngineOptions } from './context.js';
 import { dispatchAll } from './dispatch.js';
 import type { FnInfo } from './functions.js';
-import { detached, linkChild, Nesting, type NestLink } from './nesting.js';
+import { detached, linkChild, Nesting, type NestLink, queueNested } from './nesting.js';
 import { failTask, outputComplete } from './outcomes.js';
 import { OutputRoom } from './output/room.js';
 import { TaskQueue } from './queue.js';
@@ -148,9 +148,8 @@ export class Scheduler implements Engine {
     if (nest === undefined) {
       this.queue.push(task);
     } else {
-      // Depth first: the frontier of a tree stays about depth x branching.
       linkChild(this, task);
-      this.queue.unshift(task);
+      queueNested(this, task);
     }
     this.#undrained = true;
     this.schedulePump();
