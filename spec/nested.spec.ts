@@ -345,6 +345,17 @@ for (const { name, make } of EXECUTORS) {
       }
     });
 
+    it("stdio: 'capture': a tree settles, every future with its output", async () => {
+      const pool = make({ maxWorkers: 2, stdio: 'capture' });
+      try {
+        const root = pool.submit(ref<Fib>('fib'), [8]);
+        expect(await root).to.equal(serialFib(8));
+        expect(root.output).to.not.equal(undefined);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
     it('shutdown() while a tree runs lets the tree finish', async () => {
       const pool = make({ maxWorkers: 2 });
       const root = pool.submit(ref<Fib>('fib'), [12]);
