@@ -18,6 +18,7 @@ export {
   FuturesError,
   type FuturesErrorOptions,
   InvalidStateError,
+  NestingLimitError,
   QueueFullError,
   TaskTimeoutError,
   TimeoutError,
@@ -65,6 +66,7 @@ export { ProcessPoolExecutor } from './process-pool.js';
 export type {
   Distribution,
   EngineCounts,
+  NestedStats,
   PoolCounts,
   PoolStats,
   TaskCounters,

@@ -8,6 +8,7 @@ import { decodeError } from '../wire/error-codec.js';
 import type { EngineMessage, WorkerMessageOf } from '../wire/protocol.js';
 import type { Engine } from './context.js';
 import { startHead } from './dispatch.js';
+import { onNestedCancel, onNestedSubmit, onPark } from './nesting.js';
 import { onResults } from './outcomes.js';
 import { onStolen } from './stealing.js';
 import { becameIdleIfSo, failStart } from './worker-life.js';
@@ -58,6 +59,16 @@ const HANDLERS: Handlers = {
     // Nobody is blamed (the engine's own reason), and the tasks in its
     // line run elsewhere.
     slot.retire(engine.options.shutdownGrace, 'output-broken');
+  },
+  // Nested submission (nesting.ts).
+  nsubmit(engine, slot, message) {
+    onNestedSubmit(engine, slot, message.subs, engine.submitNested);
+  },
+  park(engine, slot, message) {
+    onPark(engine, slot, message.id);
+  },
+  ncancel(engine, slot, message) {
+    onNestedCancel(engine, slot, message.subs);
   },
 };
 

@@ -12,6 +12,7 @@ import { crashError, crashReason, type DeadWorker, lostTransferError } from './c
 import { blameCrash } from './crash-blame.js';
 import { requeueFront } from './dispatch.js';
 import { onMessage } from './messages.js';
+import { hasChildren, takeParked } from './nesting.js';
 import { failTask, outputComplete } from './outcomes.js';
 import { clearStopGrace, type TaskRecord } from './task-record.js';
 import { WorkerSlot } from './worker-slot.js';
@@ -70,6 +71,7 @@ function spawn(engine: Engine): void {
     k: 'init',
     ...(init === undefined ? {} : { initializer: { ...init }, initargs: options.initargs }),
     ...(output === undefined ? {} : { markers: output.nonce }),
+    nest: { maxTasks: options.maxNestedTasks, maxWorkers: options.maxWorkers },
   });
   if (init !== undefined) slot.knownFns.add(init.id);
   const limit = options.initializerTimeout;
@@ -151,6 +153,18 @@ function onExit(engine: Engine, slot: WorkerSlot, info: ExitInfo): void {
   };
   // Captured tasks that finished but whose output never completed: settle them now.
   for (const task of engine.output?.heldOn(slot) ?? []) outputComplete(engine, task);
+  // Tasks that awaited nested ones ran there: they fail, their children are cancelled.
+  for (const task of takeParked(slot)) {
+    clearStopGrace(task);
+    if (task.future.done()) {
+      engine.detach(task);
+      engine.output?.forget(task);
+    } else {
+      engine.detach(task);
+      engine.output?.attach(task);
+      failTask(engine, task, crashError(dead, info, task.id));
+    }
+  }
   const live: TaskRecord[] = [];
   for (const task of slot.tasks.splice(0)) {
     clearStopGrace(task);
@@ -206,7 +220,8 @@ function onExit(engine: Engine, slot: WorkerSlot, info: ExitInfo): void {
 
 /** The task crashed its worker: it runs again within its retries, or fails with `error`. */
 function crashed(engine: Engine, task: TaskRecord, error: unknown): void {
-  if (task.retriesLeft > 0) {
+  // A task with nested tasks under way fails rather than run again beside them.
+  if (task.retriesLeft > 0 && !hasChildren(task)) {
     task.retriesLeft--;
     task.retried++;
     task.reportAlone = false;
