@@ -258,17 +258,18 @@ async function poolWorkload(
       return { value: sizes.tinyTasks / (ms / 1000), extra: { ms } };
     }
 
-    if (workload === 'map-chunked') {
+    if (workload === 'map-chunked' || workload === 'map-large') {
       const map = pool.map;
       if (map === undefined) throw new Error(`${contestant} has no chunked map`);
-      const items = times(sizes.mapItems, (i) => i);
+      const count = workload === 'map-large' ? sizes.mapItemsLarge : sizes.mapItems;
+      const items = times(count, (i) => i);
       const chunksize = sizes.mapChunksize;
       await map('double', items.slice(0, chunksize * WORKERS * 2), chunksize);
       const t0 = now();
       const out = await map('double', items, chunksize);
       const ms = now() - t0;
       check(out.length === items.length && out.at(-1) === (items.length - 1) * 2, 'map');
-      return { value: sizes.mapItems / (ms / 1000), extra: { ms } };
+      return { value: count / (ms / 1000), extra: { ms } };
     }
 
     if (workload === 'payload-transfer') {

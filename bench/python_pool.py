@@ -50,8 +50,8 @@ def tiny(sizes):
     return n / seconds, {"ms": seconds * 1000}
 
 
-def map_chunked(sizes):
-    n = sizes["mapItems"]
+def map_chunked(sizes, n=None):
+    n = sizes["mapItems"] if n is None else n
     chunksize = sizes["mapChunksize"]
     items = list(range(n))
     with multiprocessing.Pool(WORKERS) as pool:
@@ -111,9 +111,14 @@ def payload(sizes):
     return mib / seconds, {"ms": seconds * 1000}
 
 
+def map_large(sizes):
+    return map_chunked(sizes, sizes["mapItemsLarge"])
+
+
 WORKLOADS = {
     "tiny": tiny,
     "map-chunked": map_chunked,
+    "map-large": map_large,
     "startup": startup,
     "cpu": cpu,
     "payload": payload,
