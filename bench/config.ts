@@ -137,10 +137,13 @@ export const WORKLOADS: Record<WorkloadName, WorkloadInfo> = {
     higherIsBetter: true,
     title: (s) => `payload: ${n(s.payloadTasks)} tasks × ${bytes(s.payloadBytes)} in and out`,
     describe: (s) =>
-      `${n(s.payloadTasks)} tasks, each sending a ${bytes(s.payloadBytes)} Uint8Array (Python: ` +
-      `bytes) to a worker that returns it; MiB/s counts both directions. All submitted at once, ` +
-      'copied (no transfer lists). Floor: two bare forked children with ' +
-      "`serialization: 'advanced'`, each doing its half of the round trips one at a time.",
+      `${n(s.payloadTasks)} tasks, each sending a fresh ${bytes(s.payloadBytes)} Uint8Array ` +
+      '(a copy made at submit; Python: a bytearray) to a worker that returns ' +
+      '`[length, checksum, copy]`: the bytes come back nested in an array, as users return ' +
+      'them. MiB/s counts both directions. All submitted at once, all results kept, copied ' +
+      '(no transfer lists). Floor: two bare forked children with ' +
+      "`serialization: 'advanced'` answering the same way, each doing its half of the round " +
+      'trips one at a time.',
   },
   'payload-transfer': {
     name: 'payload-transfer',

@@ -92,7 +92,12 @@ const INLINE: Record<FnName, (...args: any[]) => unknown> = {
   double: (x: number) => x * 2,
   inc: (x: number) => x + 1,
   fib: fibInline,
-  echo: (bytes: Uint8Array) => bytes,
+  // The same as bench/tasks.mjs `echo` (an inline function is sent as source: self-contained).
+  echo: (bytes: Uint8Array) => {
+    let sum = 0;
+    for (let i = 0; i < bytes.length; i += 4096) sum = (sum + bytes[i]!) | 0;
+    return [bytes.length, sum, bytes.slice()];
+  },
 };
 
 function ours(
@@ -201,6 +206,18 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`wrong result: ${what}`);
 }
 
+/** A payload result: `[length, checksum, copy]` of `sent` (bench/tasks.mjs `echo`). */
+function checkPayload(out: unknown, sent: Uint8Array): void {
+  check(
+    Array.isArray(out) &&
+      out[0] === sent.byteLength &&
+      out[2] instanceof Uint8Array &&
+      out[2].byteLength === sent.byteLength &&
+      out[2][4096] === sent[4096],
+    'payload [length, checksum, copy]',
+  );
+}
+
 function makeBytes(size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = i & 0xff;
@@ -299,12 +316,12 @@ async function poolWorkload(
       return { value: mib / (ms / 1000), extra: { ms } };
     }
 
-    // payload
+    // payload: a fresh input per task (one object sent in many tasks would
+    // cross once per batch: structured clone writes an object once per
+    // message), and the bytes come back nested in the result.
     const bytes = makeBytes(sizes.payloadBytes);
     const echo = (): PromiseLike<void> =>
-      pool.call('echo', [bytes]).then((out) => {
-        check(out instanceof Uint8Array && out.byteLength === bytes.byteLength, 'echo');
-      });
+      pool.call('echo', [bytes.slice()]).then((out) => checkPayload(out, bytes));
     await Promise.all(times(WORKERS, echo));
     const t0 = now();
     await Promise.all(times(sizes.payloadTasks, echo));
@@ -353,13 +370,15 @@ async function sequentialRoundTrips(
   message: unknown,
   check: (reply: unknown) => void,
 ): Promise<number> {
+  // A function makes a fresh message per round trip.
+  const next = typeof message === 'function' ? (message as () => unknown) : () => message;
   const children = times(WORKERS, forkEcho);
   try {
-    await Promise.all(children.map((c) => roundTrip(c, message)));
+    await Promise.all(children.map((c) => roundTrip(c, next())));
     const t0 = now();
     await Promise.all(
       children.map(async (child, w) => {
-        for (let i = w; i < count; i += WORKERS) check(await roundTrip(child, message));
+        for (let i = w; i < count; i += WORKERS) check(await roundTrip(child, next()));
       }),
     );
     return now() - t0;
@@ -385,8 +404,10 @@ async function bareFork(workload: WorkloadName, sizes: Sizes): Promise<Measureme
     }
     case 'payload': {
       const bytes = makeBytes(sizes.payloadBytes);
-      const ms = await sequentialRoundTrips(sizes.payloadTasks, bytes, (r) =>
-        check(r instanceof Uint8Array && r.byteLength === bytes.byteLength, 'echo'),
+      const ms = await sequentialRoundTrips(
+        sizes.payloadTasks,
+        () => bytes.slice(),
+        (r) => checkPayload(r, bytes),
       );
       const mib = (sizes.payloadTasks * sizes.payloadBytes * 2) / (1024 * 1024);
       return { value: mib / (ms / 1000), extra: { ms } };
