@@ -252,6 +252,14 @@ export const CONTESTANTS: readonly ContestantInfo[] = [
       "child_process.fork of a one-line echo script, `serialization: 'advanced'`, no pool logic",
     workloads: { tiny: true, startup: true, payload: true },
   },
+  {
+    name: 'bare-fork-cjs',
+    kind: 'floor',
+    setup:
+      'the same bare fork with a CommonJS echo script: no ES module loader, as our worker ' +
+      'bundle (the stricter start-up floor)',
+    workloads: { startup: true },
+  },
 ];
 
 export function contestantInfo(name: string): ContestantInfo | undefined {

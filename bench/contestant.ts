@@ -31,6 +31,7 @@ const WORKERPOOL_SCRIPT = fileURLToPath(
   new URL('../../bench/workerpool-worker.mjs', import.meta.url),
 );
 const FORK_ECHO = fileURLToPath(new URL('../../bench/fork-echo.mjs', import.meta.url));
+const FORK_ECHO_CJS = fileURLToPath(new URL('../../bench/fork-echo.cjs', import.meta.url));
 const TRANSFER_TASKS_URL = new URL('../../bench/tasks-transfer.mjs', import.meta.url);
 const PISCINA_TRANSFER_URL = new URL('../../bench/piscina-transfer.mjs', import.meta.url);
 const PYTHON_SCRIPT = fileURLToPath(new URL('../../bench/python_pool.py', import.meta.url));
@@ -335,8 +336,10 @@ async function poolWorkload(
 
 // ---------------------------------------------------------------- bare fork
 
+let forkScript = FORK_ECHO;
+
 function forkEcho(): ChildProcess {
-  return fork(FORK_ECHO, [], {
+  return fork(forkScript, [], {
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: process.env,
@@ -467,8 +470,10 @@ async function main(): Promise<void> {
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
   for (const workload of workloads as WorkloadName[]) {
     let result: Measurement;
-    if (info.name === 'bare-fork') result = await bareFork(workload, sizes);
-    else if (info.name === 'python-mp') result = await python(workload, sizes);
+    if (info.name === 'bare-fork' || info.name === 'bare-fork-cjs') {
+      if (info.name === 'bare-fork-cjs') forkScript = FORK_ECHO_CJS;
+      result = await bareFork(workload, sizes);
+    } else if (info.name === 'python-mp') result = await python(workload, sizes);
     else result = await poolWorkload(info.name, workload, sizes);
     process.stdout.write(
       `${JSON.stringify({ contestant: info.name, workload, value: result.value, extra: result.extra })}\n`,
