@@ -6,6 +6,7 @@
 export type WorkloadName =
   | 'tiny'
   | 'map-chunked'
+  | 'map-large'
   | 'startup'
   | 'cpu'
   | 'payload'
@@ -14,6 +15,7 @@ export type WorkloadName =
 export const WORKLOAD_NAMES: readonly WorkloadName[] = [
   'tiny',
   'map-chunked',
+  'map-large',
   'startup',
   'cpu',
   'payload',
@@ -27,6 +29,8 @@ export const WORKERS = 2;
 export interface Sizes {
   tinyTasks: number;
   mapItems: number;
+  /** Items of the `map-large` workload (same chunksize). */
+  mapItemsLarge: number;
   mapChunksize: number;
   cpuTasks: number;
   cpuFibN: number;
@@ -37,6 +41,7 @@ export interface Sizes {
 export const FULL_SIZES: Sizes = {
   tinyTasks: 20_000,
   mapItems: 200_000,
+  mapItemsLarge: 2_000_000,
   mapChunksize: 1_000,
   cpuTasks: 40,
   cpuFibN: 30,
@@ -47,6 +52,7 @@ export const FULL_SIZES: Sizes = {
 export const QUICK_SIZES: Sizes = {
   tinyTasks: 200,
   mapItems: 2_000,
+  mapItemsLarge: 20_000,
   mapChunksize: 100,
   cpuTasks: 4,
   cpuFibN: 20,
@@ -94,6 +100,15 @@ export const WORKLOADS: Record<WorkloadName, WorkloadInfo> = {
       'Measures batching: per-item cost once per-message overhead is amortised. ' +
       'Pool warmed up with a small map before timing.',
   },
+  'map-large': {
+    name: 'map-large',
+    unit: 'items/s',
+    higherIsBetter: true,
+    title: (s) => `map-large: ${n(s.mapItemsLarge)} items, chunksize ${n(s.mapChunksize)}`,
+    describe: (s) =>
+      `The same map as \`map-chunked\` over ${n(s.mapItemsLarge)} numbers: long enough that ` +
+      'the figure is close to steady state rather than dominated by cold code.',
+  },
   startup: {
     name: 'startup',
     unit: 'ms',
@@ -122,10 +137,13 @@ export const WORKLOADS: Record<WorkloadName, WorkloadInfo> = {
     higherIsBetter: true,
     title: (s) => `payload: ${n(s.payloadTasks)} tasks × ${bytes(s.payloadBytes)} in and out`,
     describe: (s) =>
-      `${n(s.payloadTasks)} tasks, each sending a ${bytes(s.payloadBytes)} Uint8Array (Python: ` +
-      `bytes) to a worker that returns it; MiB/s counts both directions. All submitted at once, ` +
-      'copied (no transfer lists). Floor: two bare forked children with ' +
-      "`serialization: 'advanced'`, each doing its half of the round trips one at a time.",
+      `${n(s.payloadTasks)} tasks, each sending a fresh ${bytes(s.payloadBytes)} Uint8Array ` +
+      '(a copy made at submit; Python: a bytearray) to a worker that returns ' +
+      '`[length, checksum, copy]`: the bytes come back nested in an array, as users return ' +
+      'them. MiB/s counts both directions. All submitted at once, all results kept, copied ' +
+      '(no transfer lists). Floor: two bare forked children with ' +
+      "`serialization: 'advanced'` answering the same way, each doing its half of the round " +
+      'trips one at a time.',
   },
   'payload-transfer': {
     name: 'payload-transfer',
@@ -153,11 +171,19 @@ export interface ContestantInfo {
   workloads: Partial<Record<WorkloadName, true | string>>;
 }
 
-const ALL = { tiny: true, 'map-chunked': true, startup: true, cpu: true, payload: true } as const;
+const ALL = {
+  tiny: true,
+  'map-chunked': true,
+  'map-large': true,
+  startup: true,
+  cpu: true,
+  payload: true,
+} as const;
 const THREADS = { ...ALL, 'payload-transfer': true } as const;
 const NO_MAP = (who: string) => ({
   ...ALL,
   'map-chunked': `skipped: ${who} has no chunked map (one call per item is what \`tiny\` measures)`,
+  'map-large': `skipped: ${who} has no chunked map`,
 });
 
 export const CONTESTANTS: readonly ContestantInfo[] = [
@@ -179,7 +205,7 @@ export const CONTESTANTS: readonly ContestantInfo[] = [
     setup:
       'ProcessPoolExecutor, inline functions, observed: listeners on taskStarted, taskFinished ' +
       'and taskFailed, and `stats()` every 10 ms (the cost of watching a pool)',
-    workloads: { tiny: true, 'map-chunked': true },
+    workloads: { tiny: true, 'map-chunked': true, 'map-large': true },
   },
   {
     name: 'ours-thread',
@@ -225,6 +251,14 @@ export const CONTESTANTS: readonly ContestantInfo[] = [
     setup:
       "child_process.fork of a one-line echo script, `serialization: 'advanced'`, no pool logic",
     workloads: { tiny: true, startup: true, payload: true },
+  },
+  {
+    name: 'bare-fork-cjs',
+    kind: 'floor',
+    setup:
+      'the same bare fork with a CommonJS echo script: no ES module loader, as our worker ' +
+      'bundle (the stricter start-up floor)',
+    workloads: { startup: true },
   },
 ];
 

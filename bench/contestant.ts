@@ -31,6 +31,7 @@ const WORKERPOOL_SCRIPT = fileURLToPath(
   new URL('../../bench/workerpool-worker.mjs', import.meta.url),
 );
 const FORK_ECHO = fileURLToPath(new URL('../../bench/fork-echo.mjs', import.meta.url));
+const FORK_ECHO_CJS = fileURLToPath(new URL('../../bench/fork-echo.cjs', import.meta.url));
 const TRANSFER_TASKS_URL = new URL('../../bench/tasks-transfer.mjs', import.meta.url);
 const PISCINA_TRANSFER_URL = new URL('../../bench/piscina-transfer.mjs', import.meta.url);
 const PYTHON_SCRIPT = fileURLToPath(new URL('../../bench/python_pool.py', import.meta.url));
@@ -92,7 +93,12 @@ const INLINE: Record<FnName, (...args: any[]) => unknown> = {
   double: (x: number) => x * 2,
   inc: (x: number) => x + 1,
   fib: fibInline,
-  echo: (bytes: Uint8Array) => bytes,
+  // The same as bench/tasks.mjs `echo` (an inline function is sent as source: self-contained).
+  echo: (bytes: Uint8Array) => {
+    let sum = 0;
+    for (let i = 0; i < bytes.length; i += 4096) sum = (sum + bytes[i]!) | 0;
+    return [bytes.length, sum, bytes.slice()];
+  },
 };
 
 function ours(
@@ -201,6 +207,18 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`wrong result: ${what}`);
 }
 
+/** A payload result: `[length, checksum, copy]` of `sent` (bench/tasks.mjs `echo`). */
+function checkPayload(out: unknown, sent: Uint8Array): void {
+  check(
+    Array.isArray(out) &&
+      out[0] === sent.byteLength &&
+      out[2] instanceof Uint8Array &&
+      out[2].byteLength === sent.byteLength &&
+      out[2][4096] === sent[4096],
+    'payload [length, checksum, copy]',
+  );
+}
+
 function makeBytes(size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = i & 0xff;
@@ -258,17 +276,18 @@ async function poolWorkload(
       return { value: sizes.tinyTasks / (ms / 1000), extra: { ms } };
     }
 
-    if (workload === 'map-chunked') {
+    if (workload === 'map-chunked' || workload === 'map-large') {
       const map = pool.map;
       if (map === undefined) throw new Error(`${contestant} has no chunked map`);
-      const items = times(sizes.mapItems, (i) => i);
+      const count = workload === 'map-large' ? sizes.mapItemsLarge : sizes.mapItems;
+      const items = times(count, (i) => i);
       const chunksize = sizes.mapChunksize;
       await map('double', items.slice(0, chunksize * WORKERS * 2), chunksize);
       const t0 = now();
       const out = await map('double', items, chunksize);
       const ms = now() - t0;
       check(out.length === items.length && out.at(-1) === (items.length - 1) * 2, 'map');
-      return { value: sizes.mapItems / (ms / 1000), extra: { ms } };
+      return { value: count / (ms / 1000), extra: { ms } };
     }
 
     if (workload === 'payload-transfer') {
@@ -298,12 +317,12 @@ async function poolWorkload(
       return { value: mib / (ms / 1000), extra: { ms } };
     }
 
-    // payload
+    // payload: a fresh input per task (one object sent in many tasks would
+    // cross once per batch: structured clone writes an object once per
+    // message), and the bytes come back nested in the result.
     const bytes = makeBytes(sizes.payloadBytes);
     const echo = (): PromiseLike<void> =>
-      pool.call('echo', [bytes]).then((out) => {
-        check(out instanceof Uint8Array && out.byteLength === bytes.byteLength, 'echo');
-      });
+      pool.call('echo', [bytes.slice()]).then((out) => checkPayload(out, bytes));
     await Promise.all(times(WORKERS, echo));
     const t0 = now();
     await Promise.all(times(sizes.payloadTasks, echo));
@@ -317,8 +336,10 @@ async function poolWorkload(
 
 // ---------------------------------------------------------------- bare fork
 
+let forkScript = FORK_ECHO;
+
 function forkEcho(): ChildProcess {
-  return fork(FORK_ECHO, [], {
+  return fork(forkScript, [], {
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: process.env,
@@ -352,13 +373,15 @@ async function sequentialRoundTrips(
   message: unknown,
   check: (reply: unknown) => void,
 ): Promise<number> {
+  // A function makes a fresh message per round trip.
+  const next = typeof message === 'function' ? (message as () => unknown) : () => message;
   const children = times(WORKERS, forkEcho);
   try {
-    await Promise.all(children.map((c) => roundTrip(c, message)));
+    await Promise.all(children.map((c) => roundTrip(c, next())));
     const t0 = now();
     await Promise.all(
       children.map(async (child, w) => {
-        for (let i = w; i < count; i += WORKERS) check(await roundTrip(child, message));
+        for (let i = w; i < count; i += WORKERS) check(await roundTrip(child, next()));
       }),
     );
     return now() - t0;
@@ -384,8 +407,10 @@ async function bareFork(workload: WorkloadName, sizes: Sizes): Promise<Measureme
     }
     case 'payload': {
       const bytes = makeBytes(sizes.payloadBytes);
-      const ms = await sequentialRoundTrips(sizes.payloadTasks, bytes, (r) =>
-        check(r instanceof Uint8Array && r.byteLength === bytes.byteLength, 'echo'),
+      const ms = await sequentialRoundTrips(
+        sizes.payloadTasks,
+        () => bytes.slice(),
+        (r) => checkPayload(r, bytes),
       );
       const mib = (sizes.payloadTasks * sizes.payloadBytes * 2) / (1024 * 1024);
       return { value: mib / (ms / 1000), extra: { ms } };
@@ -445,8 +470,10 @@ async function main(): Promise<void> {
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
   for (const workload of workloads as WorkloadName[]) {
     let result: Measurement;
-    if (info.name === 'bare-fork') result = await bareFork(workload, sizes);
-    else if (info.name === 'python-mp') result = await python(workload, sizes);
+    if (info.name === 'bare-fork' || info.name === 'bare-fork-cjs') {
+      if (info.name === 'bare-fork-cjs') forkScript = FORK_ECHO_CJS;
+      result = await bareFork(workload, sizes);
+    } else if (info.name === 'python-mp') result = await python(workload, sizes);
     else result = await poolWorkload(info.name, workload, sizes);
     process.stdout.write(
       `${JSON.stringify({ contestant: info.name, workload, value: result.value, extra: result.extra })}\n`,

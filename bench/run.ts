@@ -7,7 +7,7 @@
  * with one table per workload. It only reports; nothing is asserted.
  *
  *   --rounds <n>          rounds (default 5; 1 with --quick)
- *   --only <w,...>        workloads to run (tiny, map-chunked, startup, cpu, payload)
+ *   --only <w,...>        workloads to run (tiny, map-chunked, map-large, startup, cpu, payload, payload-transfer)
  *   --contestants <c,...> contestants to run (default: all)
  *   --json <file>         also write raw results and the summary as JSON
  *   --quick               smoke variant: tiny sizes, 1 round, a few seconds

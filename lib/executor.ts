@@ -4,6 +4,7 @@
  * on a chunk primitive each executor provides). The defaults and checks of
  * those options are in options.ts.
  */
+import { types } from 'node:util';
 import { ExecutorShutdownError } from './errors.js';
 import type { Future } from './future.js';
 import { MapRun } from './map.js';
@@ -11,6 +12,16 @@ import type { MapProgress } from './map-progress.js';
 import { checkMapOptions, checkShutdownOptions } from './options.js';
 import type { AnyFunction, TaskRef } from './task.js';
 import type { ChunkOutcome } from './wire/chunk-outcome.js';
+
+/**
+ * The length of a plain array input (its items are already in memory), or
+ * undefined. A proxy is left alone: reading its length could run user code
+ * (a trap that throws) before `map` even starts.
+ */
+function knownLength(iterable: unknown): number | undefined {
+  if (!Array.isArray(iterable) || types.isProxy(iterable)) return undefined;
+  return iterable.length;
+}
 
 /** A function to run, or a `task()` reference to one. */
 export type Callable<F extends AnyFunction> = F | TaskRef<F>;
@@ -45,8 +56,10 @@ export interface MapOptions {
   chunksize?: number | undefined;
   /**
    * How many items may be in flight (submitted and not yet consumed). Input is
-   * read lazily within this bound, so an endless generator works. Default:
-   * four chunks per worker.
+   * read lazily within this bound, so an endless generator works. Default on
+   * the pool executors: an array input all at once, as Python's `Pool.map`
+   * (up to 4,096 chunks); any other input 64 chunks, or four per worker if
+   * that is more.
    */
   buffersize?: number | undefined;
   /** Aborting this signal cancels the map: iteration rejects with the signal's reason. */
@@ -157,7 +170,10 @@ export abstract class ExecutorBase implements Executor {
   ): MapResult<ResultOf<F>> {
     this._checkOpen('map');
     this._checkCallable(fn);
-    const limits = checkMapOptions(options, (chunksize) => this._defaultBuffersize(chunksize));
+    const length = knownLength(iterable);
+    const limits = checkMapOptions(options, (chunksize) =>
+      this._defaultBuffersize(chunksize, length),
+    );
     return new MapRun<Parameters<F>[0], ResultOf<F>>(
       {
         submit: (items) => {
@@ -243,8 +259,11 @@ export abstract class ExecutorBase implements Executor {
     return undefined;
   }
 
-  /** The default `buffersize` of `map` for a given `chunksize`. */
-  protected abstract _defaultBuffersize(chunksize: number): number;
+  /**
+   * The default `buffersize` of `map` for a given `chunksize`, and the
+   * input's length when it is an array (undefined: lazy input).
+   */
+  protected abstract _defaultBuffersize(chunksize: number, inputLength?: number): number;
 
   /** Cancels every task that has not started (`shutdown({ cancelFutures: true })`). */
   protected abstract _cancelPending(): void;

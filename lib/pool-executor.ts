@@ -216,8 +216,16 @@ export abstract class PoolExecutor extends ExecutorBase {
     return this.#scheduler.room();
   }
 
-  protected _defaultBuffersize(chunksize: number): number {
-    return chunksize * this.#maxWorkers * DEFAULTS.chunksInFlightPerWorker;
+  protected _defaultBuffersize(chunksize: number, inputLength?: number): number {
+    const atLeast = Math.max(
+      this.#maxWorkers * DEFAULTS.chunksInFlightPerWorker,
+      DEFAULTS.minChunksInFlight,
+    );
+    const whole =
+      inputLength === undefined
+        ? 0
+        : Math.min(Math.ceil(inputLength / chunksize), DEFAULTS.maxChunksInFlight);
+    return chunksize * Math.max(atLeast, whole);
   }
 
   protected _cancelPending(): void {

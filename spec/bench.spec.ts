@@ -12,7 +12,7 @@ describe('benchmark smoke run', function () {
     const { stdout } = await run(process.execPath, [RUNNER.pathname, '--quick'], {
       maxBuffer: 16 * 1024 * 1024,
     });
-    for (const workload of ['tiny', 'map-chunked', 'startup', 'cpu', 'payload']) {
+    for (const workload of ['tiny', 'map-chunked', 'map-large', 'startup', 'cpu', 'payload']) {
       expect(stdout).to.include(`### ${workload}:`);
     }
     expect(stdout).to.match(/\| \*\*ours-process\*\* \| [\d,.]+ \|/);

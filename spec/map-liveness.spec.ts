@@ -75,7 +75,9 @@ for (const { name, make } of EXECUTORS) {
       const pool = make({ maxWorkers: 2 });
       const seen = activity(pool);
       const items = Array.from({ length: 200 }, (_, i) => i);
-      const results = pool.map((x: number) => x * 2, items);
+      // An array is all in flight by default: bound it, so that shutdown()
+      // finds part of the input not yet submitted.
+      const results = pool.map((x: number) => x * 2, items, { buffersize: 16 });
       const first = [await results.next(), await results.next(), await results.next()];
       expect(first.map((step) => step.value)).to.deep.equal([0, 2, 4]);
       await within(pool.shutdown(), 'shutdown()');
@@ -196,6 +198,49 @@ for (const { name, make } of EXECUTORS) {
         resume!();
         expect((await within(results.next(), 'the third result')).value).to.equal(30);
         expect((await within(results.next(), 'the end')).done).to.equal(true);
+      } finally {
+        await pool.shutdown();
+      }
+    });
+  });
+}
+
+for (const { name, make } of EXECUTORS) {
+  describe(`map()'s default buffersize (${name})`, function () {
+    this.timeout(60_000);
+
+    it('submits all of an array input at once, as Python does', async () => {
+      const pool = make({ maxWorkers: 2 });
+      try {
+        const items = Array.from({ length: 300 }, (_, i) => i);
+        // Nothing is consumed: only the default bound limits what is submitted.
+        const results = pool.map((x: number) => x + 1, items, { chunksize: 2 });
+        await waitUntil(() => pool.stats().completed === 150, 'every chunk to finish');
+        expect(pool.stats().submitted).to.equal(150);
+        expect(await within(results, 'the results')).to.deep.equal(items.map((x) => x + 1));
+      } finally {
+        await pool.shutdown();
+      }
+    });
+
+    it('keeps 64 chunks of a lazy input in flight, then waits for the consumer', async () => {
+      const pool = make({ maxWorkers: 2 });
+      let pulled = 0;
+      function* endless(): Generator<number> {
+        for (let i = 0; ; i++) {
+          pulled++;
+          yield i;
+        }
+      }
+      try {
+        const results = pool.map((x: number) => x, endless(), { chunksize: 3 });
+        await waitUntil(() => pool.stats().completed === 64, '64 chunks to finish');
+        // Nothing was consumed: the map read exactly 64 chunks and stopped.
+        expect(pool.stats().submitted).to.equal(64);
+        expect(pulled).to.equal(64 * 3);
+        const first = await within(results.next(), 'the first result');
+        expect(first.value).to.equal(0);
+        await results.return?.();
       } finally {
         await pool.shutdown();
       }

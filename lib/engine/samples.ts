@@ -2,10 +2,10 @@
  * The engine's counters and time samples, always on (the types users see
  * are in lib/stats.ts).
  *
- * Cheap by construction: a counter is one increment, a time sample one
- * store into a fixed ring buffer; percentiles are computed only when
- * someone calls `stats()`, over the last WINDOW samples (so a long-lived pool
- * reports recent behaviour, in bounded memory).
+ * Cheap by construction: a counter is one increment, a time sample two
+ * stores into fixed ring buffers and a bucket count; `stats()` reads the
+ * distribution of the last WINDOW samples (so a long-lived pool reports
+ * recent behaviour, in bounded memory) without sorting them.
  */
 
 import type { Distribution, TaskCounters } from '../stats.js';
@@ -13,37 +13,102 @@ import type { Distribution, TaskCounters } from '../stats.js';
 /** How many recent samples a distribution keeps. */
 export const WINDOW = 1024;
 
-/** A ring buffer of the last WINDOW samples. */
+/**
+ * Log-scaled buckets: 16 per power of two (a bucket spans ~4.4% of its
+ * value), from 2^-20 ms (~1 ns) to 2^31 ms; smaller values share the first
+ * bucket, larger the last. The bucket of a non-negative double is read from
+ * its bits (exponent and the top 4 bits of the mantissa), which order like
+ * the values themselves.
+ */
+const SUB_BITS = 4;
+const MIN_EXPONENT = -20;
+const MAX_EXPONENT = 31;
+const BUCKETS = (MAX_EXPONENT - MIN_EXPONENT + 1) << SUB_BITS;
+const FIRST_HIGH_BITS = (1023 + MIN_EXPONENT) << SUB_BITS;
+
+const bits = new Float64Array(1);
+const high = new Uint32Array(bits.buffer, bits.byteOffset + (isLittleEndian() ? 4 : 0), 1);
+
+function isLittleEndian(): boolean {
+  return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+}
+
+/** The bucket of a sample (ms >= 0). */
+function bucketOf(ms: number): number {
+  bits[0] = ms;
+  const b = (high[0]! >>> (20 - SUB_BITS)) - FIRST_HIGH_BITS;
+  return b < 0 ? 0 : b >= BUCKETS ? BUCKETS - 1 : b;
+}
+
+/**
+ * The last WINDOW samples, and how many of them fall in each bucket.
+ * Percentiles are exact: the counts find the bucket that holds the wanted
+ * rank, and only that bucket's samples are sorted (a handful, usually).
+ */
 export class Samples {
   readonly #ring = new Float64Array(WINDOW);
+  readonly #ringBucket = new Uint16Array(WINDOW);
+  readonly #counts = new Uint16Array(BUCKETS);
+  /** The samples of one bucket, sorted to pick a rank among them. */
+  readonly #scratch = new Float64Array(WINDOW);
   #total = 0;
+  /** The last summary, valid while no sample was added. */
+  #cached: Distribution | undefined;
 
   add(ms: number): void {
-    this.#ring[this.#total % WINDOW] = ms;
+    const at = this.#total % WINDOW;
+    const bucket = bucketOf(ms);
+    if (this.#total >= WINDOW) this.#counts[this.#ringBucket[at]!]!--;
+    this.#counts[bucket]!++;
+    this.#ring[at] = ms;
+    this.#ringBucket[at] = bucket;
     this.#total++;
+    this.#cached = undefined;
   }
 
   summary(): Distribution {
+    if (this.#cached !== undefined) return { ...this.#cached };
     const count = Math.min(this.#total, WINDOW);
     if (count === 0) return { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 };
-    const sorted = this.#ring.slice(0, count).sort();
+    const ring = this.#ring;
     let sum = 0;
-    for (const value of sorted) sum += value;
-    return {
+    let max = ring[0]!;
+    for (let i = 0; i < count; i++) {
+      const value = ring[i]!;
+      sum += value;
+      if (value > max) max = value;
+    }
+    this.#cached = {
       count,
       mean: sum / count,
-      p50: percentile(sorted, 0.5),
-      p90: percentile(sorted, 0.9),
-      p99: percentile(sorted, 0.99),
-      max: sorted[count - 1]!,
+      p50: this.#rank(nearestRank(0.5, count), count),
+      p90: this.#rank(nearestRank(0.9, count), count),
+      p99: this.#rank(nearestRank(0.99, count), count),
+      max,
     };
+    return { ...this.#cached };
+  }
+
+  /** The `rank`-th smallest sample (1-based) of the `count` in the window. */
+  #rank(rank: number, count: number): number {
+    const counts = this.#counts;
+    let bucket = 0;
+    let below = 0;
+    while (below + counts[bucket]! < rank) below += counts[bucket++]!;
+    const scratch = this.#scratch;
+    const ringBucket = this.#ringBucket;
+    const ring = this.#ring;
+    let n = 0;
+    for (let i = 0; i < count; i++) {
+      if (ringBucket[i] === bucket) scratch[n++] = ring[i]!;
+    }
+    return scratch.subarray(0, n).sort()[rank - below - 1]!;
   }
 }
 
-/** Nearest-rank percentile of sorted samples. */
-function percentile(sorted: Float64Array, fraction: number): number {
-  const rank = Math.ceil(fraction * sorted.length);
-  return sorted[Math.max(0, rank - 1)]!;
+/** Nearest-rank percentile: the 1-based rank of `fraction` among `count` samples. */
+function nearestRank(fraction: number, count: number): number {
+  return Math.max(1, Math.ceil(fraction * count));
 }
 
 /** Every counter at zero. */

@@ -26,6 +26,7 @@ export function spawnAsNeeded(engine: Engine): void {
     active++;
     if (!slot.ready) starting++;
   }
+  const ready = active - starting;
   const { maxWorkers, minWorkers } = engine.options;
   const waiting = engine.queue.live;
   while (active < maxWorkers && waiting > starting && !engine.broken) {
@@ -33,9 +34,18 @@ export function spawnAsNeeded(engine: Engine): void {
     active++;
     starting++;
   }
-  while (!engine.closing && active < minWorkers && !engine.broken) {
+  // Workers kept for later (`minWorkers`) wait until one worker is ready:
+  // each start is a whole Node process, and starting them alongside the
+  // first would take cores from the start the first tasks wait for.
+  while (
+    !engine.closing &&
+    active < minWorkers &&
+    !engine.broken &&
+    (ready > 0 || starting === 0)
+  ) {
     spawn(engine);
     active++;
+    starting++;
   }
 }
 

@@ -23,7 +23,12 @@ import {
   type Usage,
   type WorkerMessage,
 } from '../wire/protocol.js';
-import { type Sendable, type SendableTransfer, sendable, sendableTransfer } from './sendable.js';
+import {
+  type Sendable,
+  type SendableTransfer,
+  sendableResult,
+  sendableTransfer,
+} from './sendable.js';
 
 /** How the runtime talks to its parent. */
 export interface WorkerChannel {
@@ -100,7 +105,7 @@ export class Outbox {
       // A chunk's values were made sendable one by one, as they came.
       const moved = unwrapTransfer(value);
       const safe: Sendable | SendableTransfer =
-        moved === undefined ? sendable(value) : sendableTransfer(moved.value, moved.list);
+        moved === undefined ? sendableResult(value) : sendableTransfer(moved.value, moved.list);
       if (!safe.ok) {
         ok = false;
         value = safe.error;
