@@ -342,6 +342,31 @@ for (const { name, make } of EXECUTORS) {
       expect(await pool.submit((x: number) => x * 2, [21])).to.equal(42);
     });
 
+    it('a timeout stops an explorer stuck in a synchronous map: its worker is killed after cancelGrace', async () => {
+      pool = make({ maxWorkers: 1, cancelGrace: 200 });
+      const exited: string[] = [];
+      pool.on('workerExited', (event) => exited.push(event.reason));
+      const future = pool.mapReduce(
+        {
+          roots: [dir.path],
+          children: () => [],
+          map: (d: string) => {
+            const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+            fs.writeFileSync(`${d}/stuck`, '');
+            while (true) {}
+          },
+          reduce: (a: number, b: number) => a + b,
+          init: 0,
+        },
+        { timeout: 500 },
+      );
+      expect(await rejectionOf(future)).to.be.instanceOf(TaskTimeoutError);
+      expect(existsSync(join(dir.path, 'stuck'))).to.equal(true);
+      await waitUntil(() => exited.length > 0, 'the stuck worker to be killed');
+      expect(exited[0]).to.equal('cancelled');
+      expect(await pool.submit((x: number) => x * 2, [21])).to.equal(42);
+    });
+
     it('a signal cancels the search, and so does cancel({ running: true })', async () => {
       pool = make({ maxWorkers: 2 });
       const endless = (marker: string) => ({
