@@ -7,7 +7,10 @@
  * - naive: the parent expands the tree to depth `k` and submits one task per
  *   subtree there (each explores its subtree serially), then sums. On an
  *   unbalanced tree one subtree holds most of the work: the pool idles
- *   while one worker grinds.
+ *   while one worker grinds;
+ * - halves: two tasks of half the nodes each (two trees of N/2), no
+ *   communication at all: what 2 workers can do on this machine at this
+ *   load, the ceiling of any split.
  *
  * Interleaved: each round runs every contestant once, order rotated per
  * round; each measurement gets a fresh, warmed pool (workers started and
@@ -38,12 +41,18 @@ interface Sizes {
 const FULL: Sizes = { nodes: 150_000, rounds: 5 };
 const QUICK: Sizes = { nodes: 5_000, rounds: 1 };
 
-type Contestant = 'serial' | 'mapReduce-process' | 'mapReduce-thread' | 'naive-process';
+type Contestant =
+  | 'serial'
+  | 'mapReduce-process'
+  | 'mapReduce-thread'
+  | 'naive-process'
+  | 'halves-process';
 const CONTESTANTS: Contestant[] = [
   'serial',
   'mapReduce-process',
   'mapReduce-thread',
   'naive-process',
+  'halves-process',
 ];
 
 interface Measurement {
@@ -127,6 +136,26 @@ async function naive(size: number): Promise<Measurement> {
   );
 }
 
+async function halves(size: number): Promise<Measurement> {
+  return withPool(
+    () => new ProcessPoolExecutor({ maxWorkers: WORKERS }),
+    async (pool) => {
+      const subtree = task(TASKS, 'subtree');
+      await Promise.all([pool.submit(subtree, [10]), pool.submit(subtree, [10])]);
+      const half = Math.floor(size / 2);
+      const started = performance.now();
+      const counts = await Promise.all([
+        pool.submit(subtree, [half]),
+        pool.submit(subtree, [size - half]),
+      ]);
+      const ms = performance.now() - started;
+      const total = (counts[0] as number) + (counts[1] as number);
+      if (total !== size) throw new Error(`halves counted ${total} nodes, expected ${size}`);
+      return { ms };
+    },
+  );
+}
+
 function measure(contestant: Contestant, size: number): Promise<Measurement> | Measurement {
   switch (contestant) {
     case 'serial':
@@ -137,6 +166,8 @@ function measure(contestant: Contestant, size: number): Promise<Measurement> | M
       return ours(() => new ThreadPoolExecutor({ maxWorkers: WORKERS }), size);
     case 'naive-process':
       return naive(size);
+    case 'halves-process':
+      return halves(size);
   }
 }
 
@@ -163,7 +194,8 @@ export async function runMapReduceSection(options: {
   const loads: number[] = [];
   let failed = false;
   for (let round = 0; round < sizes.rounds; round++) {
-    const order = [...CONTESTANTS.slice(round % 4), ...CONTESTANTS.slice(0, round % 4)];
+    const shift = round % CONTESTANTS.length;
+    const order = [...CONTESTANTS.slice(shift), ...CONTESTANTS.slice(0, shift)];
     const thisRound = new Map<Contestant, Measurement>();
     for (const contestant of order) {
       loads.push(os.loadavg()[0]!);
@@ -190,7 +222,8 @@ export async function runMapReduceSection(options: {
     '',
     `- ${sizes.rounds} round${sizes.rounds === 1 ? '' : 's'}, interleaved (order rotated per round); fresh warmed pool per measurement; ` +
       `${os.cpus().length} CPUs; load average (1 min) during the section: min ${f2(load.min)}, median ${f2(load.median)}, max ${f2(load.max)}`,
-    `- naive: the parent expands the tree to depth ${NAIVE_DEPTH}, then one task per subtree there`,
+    `- naive: the parent expands the tree to depth ${NAIVE_DEPTH}, then one task per subtree there; ` +
+      'halves: two tasks of two trees of half the size, no communication (the ceiling of any split on this machine now)',
     '',
     '| contestant | time ms (min / median / max) | speedup vs serial of the same round (min / median / max) | steals (median) | steal requests (median) | parent messages (median) |',
     '|---|---|---|---|---|---|',
