@@ -6,6 +6,7 @@
  * different copy of this package than the worker runtime loaded.
  */
 import { InvalidStateError } from './errors.js';
+import type { Executor } from './executor.js';
 
 const CURRENT = Symbol.for('concurrent-futures.currentTask');
 
@@ -36,6 +37,30 @@ export interface TaskContext {
    * ```
    */
   progress(value: unknown): void;
+  /**
+   * An executor for the pool this task runs in (ProcessPoolExecutor and
+   * ThreadPoolExecutor): `submit(fn, args?, { timeout?, signal? })` and
+   * `map(...)` return Futures that task code awaits, with `await`, `wait`
+   * or `asCompleted`. Awaiting them never deadlocks, whatever `maxWorkers`
+   * is: the task "parks" and its worker runs other tasks meanwhile. When
+   * this task ends (returns, fails, is cancelled or times out), its
+   * unfinished nested tasks are cancelled. Limits: the pool's
+   * `maxNestingDepth` and `maxNestedTasks`. See docs/nested.md.
+   *
+   * @example
+   * ```ts
+   * export async function fib(n: number): Promise<number> {
+   *   if (n < 2) return n;
+   *   const { executor } = currentTask();
+   *   const [a, b] = await Promise.all([
+   *     executor.submit(fib, [n - 1]),
+   *     executor.submit(fib, [n - 2]),
+   *   ]);
+   *   return a + b;
+   * }
+   * ```
+   */
+  readonly executor: Executor;
 }
 
 /**
@@ -63,7 +88,12 @@ export function currentTask(): TaskContext {
   return context;
 }
 
-/** Sets or clears the running task. Worker runtime only. @internal */
-export function setCurrentTask(context: TaskContext | undefined): void {
-  (globalThis as Record<symbol, TaskContext | undefined>)[CURRENT] = context;
+/**
+ * Sets or clears the running task. Worker runtime only (tests may set a
+ * context without an executor). @internal
+ */
+export function setCurrentTask(
+  context: (Omit<TaskContext, 'executor'> & Partial<Pick<TaskContext, 'executor'>>) | undefined,
+): void {
+  (globalThis as Record<symbol, unknown>)[CURRENT] = context;
 }

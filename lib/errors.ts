@@ -152,6 +152,28 @@ export class QueueFullError extends FuturesError {
 }
 
 /**
+ * A task submitted from inside a task (`currentTask().executor`) went past
+ * a nesting limit: deeper than `maxNestingDepth`, or more than
+ * `maxNestedTasks` nested tasks unfinished at once. Only that nested future
+ * fails; task code that awaits it sees this error and may handle it.
+ */
+export class NestingLimitError extends FuturesError {
+  declare readonly code: 'ERR_NESTING_LIMIT';
+  /** Which limit: `'depth'` (`maxNestingDepth`) or `'count'` (`maxNestedTasks`). */
+  readonly limit: 'depth' | 'count';
+  /** The limit's value. */
+  readonly max: number;
+  constructor(
+    message?: string,
+    options?: FuturesErrorOptions & { limit?: 'depth' | 'count'; max?: number },
+  ) {
+    super(message, options);
+    this.limit = options?.limit ?? 'depth';
+    this.max = options?.max ?? 0;
+  }
+}
+
+/**
  * Throw `new CancelAll(reason)` in task code to cancel every sibling task of
  * the executor: pending ones never start, running ones are aborted. The
  * throwing task's future rejects with this error; the siblings' futures end
@@ -214,6 +236,7 @@ named(WorkerCrashedError, 'WorkerCrashedError', 'ERR_WORKER_CRASHED');
 named(ExecutorShutdownError, 'ExecutorShutdownError', 'ERR_EXECUTOR_SHUTDOWN');
 named(QueueFullError, 'QueueFullError', 'ERR_QUEUE_FULL');
 named(CancelAll, 'CancelAll', 'ERR_CANCEL_ALL');
+named(NestingLimitError, 'NestingLimitError', 'ERR_NESTING_LIMIT');
 named(ArgumentTypeError, 'TypeError', 'ERR_INVALID_ARG_TYPE');
 named(ArgumentRangeError, 'RangeError', 'ERR_OUT_OF_RANGE');
 
@@ -233,4 +256,5 @@ export const errorClasses: Readonly<Record<string, new (...args: any[]) => Error
   ExecutorShutdownError,
   QueueFullError,
   CancelAll,
+  NestingLimitError,
 };

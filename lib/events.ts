@@ -26,6 +26,12 @@ export interface TaskEventBase {
   future: Future<unknown> | undefined;
   /** The worker's pid (thread id for ThreadPoolExecutor), or `undefined` if it never reached one. */
   pid: number | undefined;
+  /**
+   * The id of the task that submitted this one from inside its code
+   * (`currentTask().executor`, docs/nested.md); `undefined` for a task
+   * submitted by the parent program.
+   */
+  parentId?: number | undefined;
 }
 
 /** `taskStarted`: a worker began the task. */

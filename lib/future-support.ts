@@ -64,15 +64,6 @@ export interface CancelBinding {
 }
 
 /**
- * A CancelBinding by token: lib/distributed/tasks.ts binds its tasks this
- * way (`future._setOwner`). Not part of the public API; see CancelBinding.
- */
-export interface TokenCanceller {
-  cancelRunning(token: unknown, cause: unknown): boolean;
-  pendingCancelled(token: unknown, cause: unknown): void;
-}
-
-/**
  * Calls a done callback; one that throws is reported with
  * `process.emitWarning` (`FutureCallbackWarning`, code `ERR_FUTURE_CALLBACK`).
  */

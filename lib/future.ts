@@ -21,7 +21,6 @@ import {
   invokeCallback,
   type ResultOptions,
   type TaskOutput,
-  type TokenCanceller,
   waitLimited,
 } from './future-support.js';
 import { validateOptions, validateSignal, validateTimeout } from './validate.js';
@@ -295,20 +294,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   _bindCancel(binding: CancelBinding | undefined): void {
     this.#binding = binding;
-  }
-
-  /**
-   * `_bindCancel` for an executor that tells its tasks apart by a token
-   * (lib/distributed/tasks.ts, until it binds a CancelBinding). @internal
-   */
-  _setOwner(owner: TokenCanceller | undefined, token: unknown): void {
-    this.#binding =
-      owner === undefined
-        ? undefined
-        : {
-            cancelRunning: (cause) => owner.cancelRunning(token, cause),
-            cancelledWhilePending: (cause) => owner.pendingCancelled(token, cause),
-          };
   }
 
   /** `true` if the future finished with a failure (any thrown value). @internal */

@@ -18,6 +18,7 @@ export {
   FuturesError,
   type FuturesErrorOptions,
   InvalidStateError,
+  NestingLimitError,
   QueueFullError,
   TaskTimeoutError,
   TimeoutError,
@@ -72,6 +73,7 @@ export { ProcessPoolExecutor } from './process-pool.js';
 export type {
   Distribution,
   EngineCounts,
+  NestedStats,
   PoolCounts,
   PoolStats,
   TaskCounters,

@@ -10,7 +10,6 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
-import type { TaskSettings } from './engine/task-record.js';
 import type { MapOptions, ShutdownOptions, SubmitOptions } from './executor.js';
 import type { MapProgress } from './map-progress.js';
 import type { AnyFunction, TaskRef } from './task.js';
@@ -40,6 +39,10 @@ export const DEFAULTS = Object.freeze({
   cancelGrace: 1_000,
   initializerTimeout: 30_000,
   stdio: 'inherit',
+  /** Nested submission: how deep a tree of tasks may grow (a top-level task is at depth 0). */
+  maxNestingDepth: 64,
+  /** Nested submission: nested tasks unfinished at once, in the whole executor. */
+  maxNestedTasks: 10_000,
   /** `map`: items per message to a worker. */
   chunksize: 1,
   /**
@@ -49,6 +52,20 @@ export const DEFAULTS = Object.freeze({
    */
   chunksInFlightPerWorker: 4,
 } as const);
+
+/**
+ * Per-submit settings, validated by the facade (checkPoolSubmitOptions) or
+ * by the engine for a nested submission; what the engine's task record
+ * keeps (engine/task-record.ts).
+ */
+export interface TaskSettings {
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+  retries: number | undefined;
+  onProgress: ((value: unknown) => void) | undefined;
+  /** ArrayBuffers (and MessagePorts) to move to a worker thread instead of copying. */
+  transfer: readonly TransferListItem[] | undefined;
+}
 
 /** Validated `submit` options. */
 export interface CheckedSubmitOptions {
@@ -158,6 +175,23 @@ export interface PoolOptions {
   maxQueued?: number | undefined;
   /** Default time limit of every task, in ms of running time. @default no limit */
   taskTimeout?: number | undefined;
+  /**
+   * Nested submission (`currentTask().executor`, docs/nested.md): how deep
+   * a tree of tasks may grow. A top-level task is at depth 0, a task it
+   * submits at depth 1. A submit beyond it fails that nested future with a
+   * `NestingLimitError` (`limit: 'depth'`): a runaway recursion ends with a
+   * clear error instead of exhausting memory.
+   * @default 64
+   */
+  maxNestingDepth?: number | undefined;
+  /**
+   * Nested submission: how many nested tasks may be unfinished at once in
+   * the whole executor. A submit beyond it fails that nested future with a
+   * `NestingLimitError` (`limit: 'count'`). Bounds what a tree of tasks
+   * costs the parent process.
+   * @default 10000
+   */
+  maxNestedTasks?: number | undefined;
   /** Default number of times a task is re-run after its worker crashed. @default 0 */
   retries?: number | undefined;
   /**
@@ -258,6 +292,8 @@ export interface CheckedPoolOptions {
   retries: number;
   shutdownGrace: number;
   cancelGrace: number;
+  maxNestingDepth: number;
+  maxNestedTasks: number;
   /** undefined: no limit. */
   initializerTimeout: number | undefined;
   initializer: AnyFunction | TaskRef | undefined;
@@ -312,6 +348,13 @@ export function checkPoolOptions(options: PoolOptions | undefined): CheckedPoolO
     retries: validateInteger('retries', o.retries, 0, DEFAULTS.retries),
     shutdownGrace: validateTimeout('shutdownGrace', o.shutdownGrace ?? DEFAULTS.shutdownGrace) ?? 0,
     cancelGrace: validateTimeout('cancelGrace', o.cancelGrace ?? DEFAULTS.cancelGrace) ?? 0,
+    maxNestingDepth: validateInteger(
+      'maxNestingDepth',
+      o.maxNestingDepth,
+      0,
+      DEFAULTS.maxNestingDepth,
+    ),
+    maxNestedTasks: validateInteger('maxNestedTasks', o.maxNestedTasks, 0, DEFAULTS.maxNestedTasks),
     initializerTimeout: validateTimeout(
       'initializerTimeout',
       o.initializerTimeout ?? DEFAULTS.initializerTimeout,

@@ -78,6 +78,25 @@ export interface WorkerStats {
 }
 
 /**
+ * Nested submission (`currentTask().executor`, docs/nested.md): tasks
+ * submitted from inside tasks. They also count in every other figure.
+ */
+export interface NestedStats {
+  /** Nested submissions so far, refused ones included. */
+  submitted: number;
+  /** Nested submissions refused by `maxNestingDepth` or `maxNestedTasks`. */
+  refused: number;
+  /** Nested tasks unfinished now (what `maxNestedTasks` bounds). */
+  live: number;
+  /** The most nested tasks unfinished at once so far. */
+  peak: number;
+  /** The deepest nesting so far (1: a task submitted by a top-level task). */
+  deepest: number;
+  /** Tasks awaiting their nested tasks now, out of their worker's line (they count as running). */
+  parked: number;
+}
+
+/**
  * What `stats()` returns: workers and tasks now, counters since the
  * executor was made, time distributions over the last 1,024 tasks, and the
  * last reported resources of each worker. A `map` chunk counts as one task.
@@ -87,6 +106,8 @@ export interface PoolStats extends PoolCounts, TaskCounters {
   runTime: Distribution;
   /** Time recent tasks waited from submit to start, ms. */
   waitTime: Distribution;
+  /** Tasks submitted from inside tasks. */
+  nested: NestedStats;
   /** Each live worker. */
   perWorker: WorkerStats[];
 }

@@ -109,7 +109,7 @@ describe('CLI messages that say what to do', function () {
       const { code, stderr } = await runCli(['map', TASKS, 'double', typed]);
       expect(code, typed).to.equal(2);
       expect(stderr).to.equal(
-        `concurrent-futures: unknown option '${typed}'; did you mean '${meant}'?\nRun 'concurrent-futures --help' for usage.\n`,
+        `concurrent-futures: unknown option '${typed}'; did you mean '${meant}'?\nRun 'concurrent-futures map --help' for usage.\n`,
       );
     }
   });

@@ -364,7 +364,7 @@ describe('concurrent-futures CLI', function () {
 
   describe('usage errors (exit 2)', () => {
     const cases: Array<{ title: string; args: string[]; message: RegExp }> = [
-      { title: 'no command', args: [], message: /missing command: expected 'map'/ },
+      { title: 'no command', args: [], message: /missing command: expected 'map' or 'worker'/ },
       {
         title: 'an unknown command',
         args: ['reduce', TASKS],
@@ -418,7 +418,9 @@ describe('concurrent-futures CLI', function () {
         expect(code).to.equal(2);
         expect(stdout).to.equal('');
         expect(stderr).to.match(message);
-        expect(stderr).to.include("Run 'concurrent-futures --help' for usage.");
+        const help =
+          args[0] === 'map' ? 'concurrent-futures map --help' : 'concurrent-futures --help';
+        expect(stderr).to.include(`Run '${help}' for usage.`);
       });
     }
 
@@ -475,8 +477,26 @@ describe('concurrent-futures CLI', function () {
   });
 
   describe('help and version', () => {
-    it('--help prints the usage with every option on stdout and exits 0', async () => {
-      const { code, stdout } = await runCli(['--help']);
+    it('--help lists both commands, one line each, on stdout and exits 0', async () => {
+      for (const args of [['--help'], ['-h']]) {
+        const { code, stdout, stderr } = await runCli(args);
+        expect(code, args[0]).to.equal(0);
+        expect(stderr).to.equal('');
+        expect(stdout).to.match(/^Usage: concurrent-futures <command> \[options\]\n/);
+        const commands = stdout
+          .split('\n')
+          .filter((line) => /^ {2}[a-z]/.test(line))
+          .map((line) => line.trim().split(/\s+/)[0]);
+        expect(commands, args[0]).to.deep.equal(['map', 'worker']);
+        expect(stdout).to.match(/^ {2}map <module> \[export\] +\S.*JSON Lines/m);
+        expect(stdout).to.match(/^ {2}worker +\S.*Redis/m);
+        expect(stdout).to.include("'concurrent-futures <command> --help'");
+        expect(stdout).to.include('--version');
+      }
+    });
+
+    it('map --help prints the usage of map with every option on stdout and exits 0', async () => {
+      const { code, stdout } = await runCli(['map', '--help']);
       expect(code).to.equal(0);
       expect(stdout).to.match(/^Usage: concurrent-futures map <module> \[export\] \[options\]/);
       const flags = [

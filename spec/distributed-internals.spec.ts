@@ -15,11 +15,15 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { setCurrentTask } from '../lib/current-task.js';
 import { decodeThrown, decodeValue, encodeValue } from '../lib/distributed/codec.js';
+import { EventHub } from '../lib/distributed/events.js';
 import { runJob } from '../lib/distributed/job-runner.js';
 import { QueueLink } from '../lib/distributed/link.js';
+import { LiveTasks } from '../lib/distributed/live-tasks.js';
 import { checkExecutorOptions } from '../lib/distributed/options.js';
 import type { FnSpec, RunnerResult, WireChunkOutcome } from '../lib/distributed/protocol.js';
-import { CancelAll } from '../lib/index.js';
+import { reconcile } from '../lib/distributed/reconcile.js';
+import type { TrackedTask } from '../lib/distributed/tracked-task.js';
+import { CancelAll, Future } from '../lib/index.js';
 import { RedisServer } from './support/redis.js';
 
 const LIMIT = 1024 * 1024;
@@ -91,6 +95,21 @@ describe('distributed job runner (in this process)', () => {
     const error = errorOf(result as RunnerResult);
     expect(error).to.be.instanceOf(RangeError);
     expect((error as Error).message).to.equal('no then for you');
+  });
+
+  it("fails the job with the task's own error when that error has a throwing `name` getter", () => {
+    const src =
+      '() => { const e = new RangeError("the real failure"); ' +
+      'Object.defineProperty(e, "name", { get() { throw new Error("name getter"); } }); throw e; }';
+    const run = runJob(inline(src), args(), 'r', LIMIT) as RunnerResult;
+    expect(run.ca, 'not a CancelAll').to.equal(undefined);
+    expect((errorOf(run) as Error).message).to.equal('the real failure');
+    const chunk = runJob(inline(src), args(1, 2), 'c', LIMIT) as RunnerResult;
+    expect(chunk.ca, 'not a CancelAll').to.equal(undefined);
+    const outcome = resultValue(chunk) as WireChunkOutcome;
+    expect(outcome.failed).to.equal(true);
+    const failure = decodeThrown(outcome.error as string, undefined);
+    expect((failure as Error).message).to.equal('the real failure');
   });
 
   it('fails the job when a thenable rejects, and when it throws', async () => {
@@ -220,5 +239,71 @@ describe('removal of finished jobs (real redis-server)', function () {
       await producer.close();
       client.disconnect();
     }
+  });
+});
+
+describe('reconciliation (in this process)', () => {
+  /** A running task, tracked by a registry, whose outcomes are recorded instead of handled. */
+  function setUp() {
+    const live = new LiveTasks(
+      new EventHub({}),
+      { nodeOf: () => undefined, forget: () => {} },
+      10,
+      () => {},
+    );
+    const future = new Future<unknown>();
+    future.setRunningOrNotifyCancel();
+    const task: TrackedTask = {
+      seq: 1,
+      id: 'x.1',
+      attempt: 0,
+      kind: 'run',
+      items: 1,
+      name: 'fn',
+      data: { v: 1, x: 'x', s: 1, k: 'r', f: { m: './t.js', e: 'fn' }, a: '', l: 1024 },
+      future,
+      state: 'running',
+      retriesLeft: 1,
+      node: undefined,
+      submittedAt: 0,
+      startedAt: 0,
+      heardAt: 0,
+      onProgress: undefined,
+      signal: undefined,
+    };
+    live.track(task);
+    const handled: string[] = [];
+    const outcomes = {
+      completed: (t: TrackedTask) => handled.push(`completed ${t.id}`),
+      failedInQueue: (t: TrackedTask) => handled.push(`failed ${t.id}`),
+      vanished: (t: TrackedTask) => handled.push(`vanished ${t.id}`),
+    };
+    const finished = { orphans: () => [], reconcile: () => {} };
+    return { live, task, handled, outcomes, finished };
+  }
+
+  it('acts on what it read of a job', async () => {
+    const { live, task, handled, outcomes, finished } = setUp();
+    const link = { read: async () => [{ state: 'missing' as const }] };
+    await reconcile({ live, link, finished, outcomes }, 0);
+    expect(handled).to.deep.equal([`vanished ${task.id}`]);
+  });
+
+  it('ignores a reading of a job the task no longer has: it was added again meanwhile', async () => {
+    const { live, task, handled, outcomes, finished } = setUp();
+    const link = {
+      read: async (ids: readonly string[]) => {
+        expect(ids).to.deep.equal(['x.1']);
+        // While the read is under way, the node is lost and the task runs again as x.1.1.
+        live.forget(task);
+        task.id = 'x.1.1';
+        task.attempt = 1;
+        live.track(task);
+        return [{ state: 'missing' as const }];
+      },
+    };
+    await reconcile({ live, link, finished, outcomes }, 0);
+    expect(handled).to.deep.equal([]);
+    expect(live.get('x.1.1')).to.equal(task);
   });
 });

@@ -5,6 +5,7 @@
  * finished jobs leave Redis.
  */
 import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { Queue, QueueEvents } from 'bullmq';
 import { expect } from 'chai';
@@ -259,6 +260,19 @@ describe('DistributedExecutor (real redis-server, real worker nodes)', function 
     expect(seen).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
   });
 
+  it('watches a signal shared by many submits with one listener, gone once every task settled', async () => {
+    await using ex = open();
+    const controller = new AbortController();
+    const { signal } = controller;
+    // More tasks than the default listener limit: a listener each would warn.
+    const ok = Array.from({ length: 12 }, (_, i) => ex.submit(ref('double'), [i], { signal }));
+    const failed = ex.submit(ref('fail'), ['no'], { signal });
+    expect(getEventListeners(signal, 'abort'), 'one listener for all').to.have.length(1);
+    expect(await Promise.all(ok)).to.deep.equal(Array.from({ length: 12 }, (_, i) => i * 2));
+    await failed.exception();
+    expect(getEventListeners(signal, 'abort')).to.have.length(0);
+  });
+
   it('mixes distributed and local futures in wait and asCompleted', async () => {
     await using ex = open();
     await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
@@ -345,6 +359,14 @@ describe('DistributedExecutor (real redis-server, real worker nodes)', function 
       });
       expect(await ex.submit((a: number, b: number) => a * b, [6, 7])).to.equal(42);
       expect(await ex.map((x: number) => x + 1, [1, 2, 3])).to.deep.equal([2, 3, 4]);
+      // A hostile `name` (a throwing getter) only costs the job its name.
+      const hostile = (x: number) => x * 3;
+      Object.defineProperty(hostile, 'name', {
+        get() {
+          throw new Error('no name for you');
+        },
+      });
+      expect(await ex.submit(hostile, [5])).to.equal(15);
     } finally {
       await node.stop();
     }

@@ -863,6 +863,38 @@ describe('ProcessPoolExecutor robustness: what only a process has', function () 
       }
     });
 
+    it('counts a failed start when it is known, not when the worker exits', async () => {
+      // The first worker to start ignores SIGTERM, so it exits only at the
+      // SIGKILL after shutdownGrace; the others exit at once. Counting start
+      // failures at exit would let the fast ones be replaced twice over
+      // while the slow one's failure is not counted yet.
+      const pool = new ProcessPoolExecutor({
+        maxWorkers: 2,
+        shutdownGrace: 4000,
+        initializer: (d: string) => {
+          const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+          try {
+            fs.writeFileSync(`${d}/slow`, String(process.pid), { flag: 'wx' });
+            process.on('SIGTERM', () => {});
+          } catch {
+            // Not the first worker: SIGTERM ends it as usual.
+          }
+          fs.appendFileSync(`${d}/starts`, 'x');
+          throw new EvalError('bad initializer');
+        },
+        initargs: [dir.path],
+      });
+      try {
+        const errors = await Promise.all(
+          [1, 2, 3, 4, 5, 6].map((n) => rejectionOf(pool.submit((x: number) => x, [n]))),
+        );
+        for (const error of errors) expect(error).to.be.instanceOf(BrokenExecutorError);
+      } finally {
+        await pool.shutdown();
+      }
+      expect(readText(join(dir.path, 'starts')).length).to.be.at.most(4);
+    });
+
     it('breaks when the initializer crashes its worker, with the crash as the cause', async () => {
       const pool = new ProcessPoolExecutor({ maxWorkers: 1, initializer: () => process.exit(5) });
       try {

@@ -38,8 +38,27 @@ export interface MapConfig {
   quiet: boolean;
 }
 
-/** What the command line asks for. */
-export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'map'; config: MapConfig };
+/**
+ * What the command line asks for. `help` is the overview of the commands
+ * (`concurrent-futures --help`) or the usage of `map` (`map --help`).
+ */
+export type Command =
+  | { kind: 'help'; usage: string }
+  | { kind: 'version' }
+  | { kind: 'map'; config: MapConfig };
+
+/** `concurrent-futures --help`: every command, one line each. */
+export const OVERVIEW = `Usage: concurrent-futures <command> [options]
+
+Commands:
+  map <module> [export]   call a module's function once per JSON Lines input record, on worker processes
+  worker                  run a worker node: take the tasks of a DistributedExecutor's queue from Redis
+
+Options:
+  -h, --help      show this help; 'concurrent-futures <command> --help' shows a command's options
+  -v, --version   show the version
+
+Details: docs/cli.md, docs/distributed.md`;
 
 export const USAGE = `Usage: concurrent-futures map <module> [export] [options]
 
@@ -170,12 +189,14 @@ export function parseCommandLine(argv: string[]): Command {
     throw translate(error, argv);
   }
   const { values, positionals } = parsed;
-  if (values.help) return { kind: 'help' };
+  if (values.help) return { kind: 'help', usage: positionals[0] === 'map' ? USAGE : OVERVIEW };
   if (values.version) return { kind: 'version' };
 
   const [command, modulePath, exportName, ...extra] = positionals;
-  if (command === undefined) throw new UsageError("missing command: expected 'map'");
-  if (command !== 'map') throw new UsageError(`unknown command '${command}': expected 'map'`);
+  if (command === undefined) throw new UsageError("missing command: expected 'map' or 'worker'");
+  if (command !== 'map') {
+    throw new UsageError(`unknown command '${command}': expected 'map' or 'worker'`);
+  }
   if (modulePath === undefined || modulePath === '') {
     throw new UsageError('missing <module>: expected the path of a JavaScript module');
   }

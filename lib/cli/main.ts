@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCommandLine, USAGE, UsageError } from './args.js';
+import { parseCommandLine, UsageError } from './args.js';
 import { EXIT, runMap } from './run.js';
 import { runWorkerCommand } from './worker-command.js';
 
@@ -34,12 +34,20 @@ function version(): string {
   }
 }
 
+/** The help that explains a mistake on this command line: its command's, or the overview. */
+function helpFor(argv: string[]): string {
+  if (argv[0] === 'worker') return 'concurrent-futures worker --help';
+  // The first word that is not an option is the command (when no option value comes first).
+  if (argv.find((arg) => !arg.startsWith('-')) === 'map') return 'concurrent-futures map --help';
+  return 'concurrent-futures --help';
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     if (argv[0] === 'worker') return await runWorkerCommand(argv.slice(1));
     const command = parseCommandLine(argv);
     if (command.kind === 'help') {
-      await say(process.stdout, `${USAGE}\n`);
+      await say(process.stdout, `${command.usage}\n`);
       return EXIT.ok;
     }
     if (command.kind === 'version') {
@@ -51,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       await say(
         process.stderr,
-        `concurrent-futures: ${error.message}\nRun 'concurrent-futures --help' for usage.\n`,
+        `concurrent-futures: ${error.message}\nRun '${helpFor(argv)}' for usage.\n`,
       );
       return EXIT.usage;
     }

@@ -129,8 +129,17 @@ export function drop(client: RedisClient | undefined): void {
   }
 }
 
+/**
+ * How long `quit` waits for a client's queued commands to be sent before it
+ * drops the connection: enough for a live Redis to take a last heartbeat
+ * or removal batch, short enough that closing never hangs on a dead one.
+ */
+const QUIT_MS = 2000;
+/** The same for a subscriber, which has nothing queued worth waiting for. */
+export const SUBSCRIBER_QUIT_MS = 1000;
+
 /** Closes a client after its queued commands were sent (QUIT), or drops it after `ms`. */
-export async function quit(client: RedisClient | undefined, ms = 2000): Promise<void> {
+export async function quit(client: RedisClient | undefined, ms = QUIT_MS): Promise<void> {
   if (client === undefined || client.status === 'end') return;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([

@@ -9,17 +9,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  type AnyFunction,
   BrokenExecutorError,
   type Callable,
   CancelAll,
   type Future,
-  isTaskRef,
   type MapOptions,
   type MapResult,
   type ResultOf,
   type SubmitOptions,
 } from '../index.js';
-import type { AnyFunction } from '../task.js';
 import {
   type DistributedEventName,
   type DistributedListener,
@@ -34,6 +33,7 @@ import {
   typeError,
   validateInteger,
 } from './internal.js';
+import { JobFunctions } from './job-function.js';
 import { QueueLink } from './link.js';
 import { NodeRegistry } from './nodes.js';
 import {
@@ -41,8 +41,8 @@ import {
   checkExecutorOptions,
   type DistributedExecutorOptions,
 } from './options.js';
-import type { FnSpec } from './protocol.js';
-import { type TaskCounts, TaskTable } from './tasks.js';
+import { TaskTable } from './tasks.js';
+import type { TaskCounts } from './tracked-task.js';
 
 /** `submit` options of DistributedExecutor. */
 export interface DistributedSubmitOptions extends SubmitOptions {
@@ -75,6 +75,21 @@ export interface DistributedStats extends TaskCounts {
 const NODE_CHECK_MS = 500;
 /** How long `shutdown()` waits for cancelled jobs still on nodes to end, so it can remove them. */
 const ORPHAN_WAIT_MS = 5_000;
+/**
+ * How often `shutdown()` looks whether every future settled: futures
+ * settle from queue events, with no promise of their own to await here.
+ * Short, so a shutdown ends soon after its last task.
+ */
+const SETTLED_POLL_MS = 20;
+/** How often `shutdown()` reads the jobs still held by nodes: each look is a Redis round trip. */
+const ORPHAN_POLL_MS = 100;
+/**
+ * `map`'s default buffer, in chunks: enough to keep every node's slots
+ * busy several times over (a node takes the next job as soon as one ends),
+ * and at least MIN_BUFFERED_CHUNKS while no node has been heard of yet.
+ */
+const CHUNKS_PER_SLOT = 4;
+const MIN_BUFFERED_CHUNKS = 64;
 
 /**
  * An Executor whose tasks run on worker nodes anywhere that can reach the
@@ -94,13 +109,13 @@ const ORPHAN_WAIT_MS = 5_000;
 export class DistributedExecutor extends ExecutorBase {
   /** This executor's id: the prefix of its job ids (`<id>.<task>`). */
   readonly id: string;
-  readonly #o: CheckedExecutorOptions;
+  readonly #options: CheckedExecutorOptions;
   readonly #hub = new EventHub(this);
   readonly #nodes = new NodeRegistry(this.#hub);
   readonly #link: QueueLink;
   readonly #table: TaskTable;
   readonly #started: Promise<void>;
-  readonly #specs = new WeakMap<object, { spec: FnSpec; name: string }>();
+  readonly #functions: JobFunctions;
   #broken: BrokenExecutorError | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -108,23 +123,26 @@ export class DistributedExecutor extends ExecutorBase {
 
   constructor(options: DistributedExecutorOptions) {
     super();
-    this.#o = checkExecutorOptions(options);
+    this.#options = checkExecutorOptions(options);
+    this.#functions = new JobFunctions(this.#options.allowInlineFunctions);
     this.id = randomBytes(6).toString('hex');
-    this.#link = new QueueLink(this.#o, `${this.id}.`, {
+    this.#link = new QueueLink(this.#options, `${this.id}.`, {
       job: (name, event) => this.#table.onJob(name, event),
       heartbeat: (text) => this.#nodes.heard(text),
       disconnected: (error) => this.#disconnected(error),
       reconnected: () => this.#reconnected(),
     });
     this.#table = new TaskTable(this.id, this.#link, this.#hub, this.#nodes, {
-      maxValueSize: this.#o.maxValueSize,
-      maxQueued: this.#o.maxQueued,
+      maxValueSize: this.#options.maxValueSize,
+      maxQueued: this.#options.maxQueued,
     });
     this.#started = this.#link.start().then(
       () => {
         if (this.#broken !== undefined) return;
         this.#table.ready();
-        this.#every(this.#o.reconcileInterval, () => this.#reconcile(this.#o.reconcileInterval));
+        this.#every(this.#options.reconcileInterval, () =>
+          this.#reconcile(this.#options.reconcileInterval),
+        );
         this.#every(NODE_CHECK_MS, () => this.#nodes.check());
       },
       (error: unknown) => {
@@ -163,17 +181,19 @@ export class DistributedExecutor extends ExecutorBase {
     options?: DistributedSubmitOptions,
   ): Future<ResultOf<F>> {
     this._checkOpen('submit');
-    const { spec, name } = this.#spec(fn);
+    const { spec, name } = this.#functions.of(fn);
     if (args !== undefined && !Array.isArray(args)) throw typeError('args', 'an array', args);
     const { timeout, signal } = checkSubmitOptions(options);
-    const retries = validateInteger('retries', options?.retries, 0, this.#o.retries);
+    const retries = validateInteger('retries', options?.retries, 0, this.#options.retries);
     const onProgress = options?.onProgress;
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw typeError('onProgress', 'a function', onProgress);
     }
-    if (this.#broken !== undefined) return this.#refused() as Future<ResultOf<F>>;
+    if (this.#broken !== undefined) return this.#brokenFuture() as Future<ResultOf<F>>;
     const limit =
-      options?.timeout === Number.POSITIVE_INFINITY ? undefined : (timeout ?? this.#o.taskTimeout);
+      options?.timeout === Number.POSITIVE_INFINITY
+        ? undefined
+        : (timeout ?? this.#options.taskTimeout);
     return this.#table.create('run', spec, name, args ?? [], {
       timeout: limit,
       signal,
@@ -249,16 +269,16 @@ export class DistributedExecutor extends ExecutorBase {
   // ------------------------------------------------------ ExecutorBase hooks
 
   protected _checkCallable(fn: unknown): void {
-    this.#spec(fn);
+    this.#functions.of(fn);
   }
 
   protected _submitChunk<T, R>(fn: Callable<(item: T) => R>, items: T[]): Future<ChunkOutcome<R>> {
-    if (this.#broken !== undefined) return this.#refused() as Future<ChunkOutcome<R>>;
-    const { spec, name } = this.#spec(fn);
+    if (this.#broken !== undefined) return this.#brokenFuture() as Future<ChunkOutcome<R>>;
+    const { spec, name } = this.#functions.of(fn);
     return this.#table.create('chunk', spec, name, items, {
-      timeout: this.#o.taskTimeout,
+      timeout: this.#options.taskTimeout,
       signal: undefined,
-      retries: this.#o.retries,
+      retries: this.#options.retries,
       onProgress: undefined,
     }) as Future<ChunkOutcome<R>>;
   }
@@ -272,7 +292,7 @@ export class DistributedExecutor extends ExecutorBase {
   }
 
   protected _defaultBuffersize(chunksize: number): number {
-    return chunksize * Math.max(64, 4 * this.#nodes.capacity());
+    return chunksize * Math.max(MIN_BUFFERED_CHUNKS, CHUNKS_PER_SLOT * this.#nodes.capacity());
   }
 
   protected _cancelPending(): void {
@@ -283,7 +303,7 @@ export class DistributedExecutor extends ExecutorBase {
     await this.#started.catch(() => {});
     // Every future settles first: running tasks finish, waiting ones run.
     while (this.#broken === undefined && this.#table.unsettled() > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, SETTLED_POLL_MS));
     }
     // Then the jobs of cancelled tasks still on nodes end, and are removed.
     this.#table.flushRemovals();
@@ -294,7 +314,7 @@ export class DistributedExecutor extends ExecutorBase {
       performance.now() < deadline
     ) {
       await this.#reconcile(0);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, ORPHAN_POLL_MS));
     }
     for (const timer of this.#timers) clearInterval(timer);
     clearTimeout(this.#reconnectTimer);
@@ -303,38 +323,12 @@ export class DistributedExecutor extends ExecutorBase {
 
   // -------------------------------------------------------------- internals
 
-  #spec(fn: unknown): { spec: FnSpec; name: string } {
-    if (typeof fn === 'function') {
-      const known = this.#specs.get(fn);
-      if (known !== undefined) return known;
-      if (!this.#o.allowInlineFunctions) {
-        throw typeError(
-          'fn',
-          'a task() reference: DistributedExecutor refuses inline functions unless created with ' +
-            'allowInlineFunctions: true (and its worker nodes started with --allow-inline-functions)',
-          fn,
-        );
-      }
-      const src = Function.prototype.toString.call(fn);
-      if (/\{\s*\[native code\]\s*\}\s*$/.test(src) || /^class[\s{]/.test(src)) {
-        throw typeError(
-          'fn',
-          'a function with JavaScript source (not native, bound or a class)',
-          fn,
-        );
-      }
-      const made = { spec: { src }, name: fn.name || 'inline' };
-      this.#specs.set(fn, made);
-      return made;
-    }
-    if (isTaskRef(fn)) return { spec: { m: fn.url, e: fn.exportName }, name: fn.exportName };
-    throw typeError('fn', 'a task() reference (or, with allowInlineFunctions, a function)', fn);
-  }
-
   /** A future failed at once because the executor is broken (each gets its own error). */
-  #refused(): Future<unknown> {
+  #brokenFuture(): Future<unknown> {
     const broken = this.#broken!;
-    return this.#table.refused(new BrokenExecutorError(broken.message, { cause: broken.cause }));
+    return this.#table.failedAtOnce(
+      new BrokenExecutorError(broken.message, { cause: broken.cause }),
+    );
   }
 
   #break(error: BrokenExecutorError): void {
@@ -348,13 +342,13 @@ export class DistributedExecutor extends ExecutorBase {
 
   #disconnected(error: unknown): void {
     if (this.#hub.wants('disconnected')) this.#hub.emit('disconnected', { error });
-    const limit = this.#o.reconnectTimeout;
+    const limit = this.#options.reconnectTimeout;
     if (!Number.isFinite(limit) || this.#reconnectTimer !== undefined) return;
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       this.#break(
         new BrokenExecutorError(
-          `Lost the connection to Redis at ${this.#o.connection.where} for more than ${limit} ms (reconnectTimeout); every unsettled task fails`,
+          `Lost the connection to Redis at ${this.#options.connection.where} for more than ${limit} ms (reconnectTimeout); every unsettled task fails`,
           { cause: error },
         ),
       );

@@ -33,4 +33,4 @@ export {
 export { startWorker, WorkerNode, type WorkerNodeStats } from './node.js';
 export type { DistributedExecutorOptions, QueueOptions, WorkerNodeOptions } from './options.js';
 export { task } from './task.js';
-export type { TaskCounts } from './tasks.js';
+export type { TaskCounts } from './tracked-task.js';

@@ -7,10 +7,12 @@
  * option validation, the worker-side function loader) is imported here and
  * only here, so that moving those modules costs one edit in this file.
  */
-export { describeError } from '../describe.js';
+export { describeError, isThenable } from '../describe.js';
+export { SignalWatch } from '../engine/signal-watch.js';
+export { isCancelAll } from '../errors.js';
 export { reportListenerError } from '../events.js';
 export { ExecutorBase } from '../executor.js';
-export type { TokenCanceller as RunningCanceller } from '../future-support.js';
+export type { CancelBinding } from '../future-support.js';
 export { type CheckedSubmitOptions, checkPoolOptions, checkSubmitOptions } from '../options.js';
 export {
   describeValue,

@@ -14,8 +14,22 @@
 import { hostname } from 'node:os';
 import { currentTask } from '../index.js';
 import { decodeValue, encodeThrown, encodeValue } from './codec.js';
-import { type FnRef, FunctionCache, withHint } from './internal.js';
-import { type FnSpec, KIND_CHUNK, type RunnerResult, type WireChunkOutcome } from './protocol.js';
+import {
+  describeError,
+  type FnRef,
+  FunctionCache,
+  isCancelAll,
+  isThenable,
+  withHint,
+} from './internal.js';
+import {
+  ANSWER_THROWN,
+  ANSWER_VALUE,
+  type FnSpec,
+  KIND_CHUNK,
+  type RunnerResult,
+  type WireChunkOutcome,
+} from './protocol.js';
 
 const functions = new FunctionCache();
 const ids = new Map<string, number>();
@@ -89,7 +103,7 @@ function run(
 
 function result(value: unknown, limit: number): RunnerResult {
   try {
-    return { s: 0, d: encodeValue(value, limit, "task's result"), p: process.pid };
+    return { s: ANSWER_VALUE, d: encodeValue(value, limit, "task's result"), p: process.pid };
   } catch (error) {
     return failure(cannotSend('result', error), limit);
   }
@@ -112,13 +126,13 @@ function runChunk(
   };
   const { signal } = currentTask();
   for (; state.next < items.length; state.next++) {
-    if (signal.aborted) return stop(state, signal.reason, limit);
+    if (signal.aborted) return stopChunk(state, signal.reason, limit);
     let value: unknown;
     try {
       value = resolved.fn(items[state.next]);
       if (isThenable(value)) return finishChunk(resolved, items, state, value, signal, limit);
     } catch (error) {
-      return stop(state, withHint(error, resolved), limit);
+      return stopChunk(state, withHint(error, resolved), limit);
     }
     state.outcome.values.push(value);
   }
@@ -143,22 +157,23 @@ async function finishChunk(
   try {
     state.outcome.values.push(await pending);
   } catch (error) {
-    return stop(state, withHint(error, resolved), limit);
+    return stopChunk(state, withHint(error, resolved), limit);
   }
   for (state.next++; state.next < items.length; state.next++) {
-    if (signal.aborted) return stop(state, signal.reason, limit);
+    if (signal.aborted) return stopChunk(state, signal.reason, limit);
     try {
       let value = resolved.fn(items[state.next]);
       if (isThenable(value)) value = await value;
       state.outcome.values.push(value);
     } catch (error) {
-      return stop(state, withHint(error, resolved), limit);
+      return stopChunk(state, withHint(error, resolved), limit);
     }
   }
   return chunkResult(state, limit);
 }
 
-function stop(state: ChunkState, reason: unknown, limit: number): RunnerResult {
+/** The chunk stops at a failure (a throw, or its cancellation): the items before it keep their values. */
+function stopChunk(state: ChunkState, reason: unknown, limit: number): RunnerResult {
   state.outcome.failed = true;
   state.stoppedAt = reason;
   return chunkResult(state, limit);
@@ -176,7 +191,7 @@ function chunkResult(state: ChunkState, limit: number): RunnerResult {
   } catch (error) {
     return failure(cannotSend('results', error), limit);
   }
-  const result: RunnerResult = { s: 0, d: encoded, p: process.pid };
+  const result: RunnerResult = { s: ANSWER_VALUE, d: encoded, p: process.pid };
   if (outcome.failed && isCancelAll(stoppedAt)) result.ca = 1;
   return result;
 }
@@ -192,7 +207,7 @@ function reference(fn: FnSpec): FnRef {
 }
 
 function failure(error: unknown, limit: number): RunnerResult {
-  const result: RunnerResult = { s: 1, d: encodeThrown(error, limit), p: process.pid };
+  const result: RunnerResult = { s: ANSWER_THROWN, d: encodeThrown(error, limit), p: process.pid };
   if (isCancelAll(error)) result.ca = 1;
   return result;
 }
@@ -200,22 +215,7 @@ function failure(error: unknown, limit: number): RunnerResult {
 function cannotSend(what: string, error: unknown): unknown {
   if (error instanceof Error && error.name === 'ValueTooLargeError') return error;
   return new TypeError(
-    `The task's ${what} cannot be sent to the executor (${hostname()}): ${
-      error instanceof Error ? error.message : String(error)
-    }`,
+    `The task's ${what} cannot be sent to the executor (${hostname()}): ${describeError(error)}`,
     { cause: error },
-  );
-}
-
-/** A CancelAll, also one from another copy of this package (the error codec goes by name). */
-function isCancelAll(error: unknown): boolean {
-  return error instanceof Error && error.name === 'CancelAll';
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
   );
 }

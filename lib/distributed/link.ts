@@ -9,7 +9,7 @@
  */
 import type { QueueEvents as QueueEventsType, Queue as QueueType } from 'bullmq';
 import type { Redis as RedisClient } from 'ioredis';
-import { drop, quit, whenReady } from './connection.js';
+import { drop, quit, SUBSCRIBER_QUIT_MS, whenReady } from './connection.js';
 import { Queue, QueueEvents } from './deps.js';
 import type { CheckedQueue } from './options.js';
 import { type CancelMessage, channels } from './protocol.js';
@@ -93,7 +93,7 @@ const EVENTS: readonly JobEventName[] = [
 ];
 
 export class QueueLink {
-  readonly #o: CheckedQueue;
+  readonly #options: CheckedQueue;
   readonly #jobPrefix: string;
   readonly #handlers: LinkHandlers;
   #cmd: RedisClient | undefined;
@@ -104,14 +104,14 @@ export class QueueLink {
   #closing = false;
 
   constructor(options: CheckedQueue, jobPrefix: string, handlers: LinkHandlers) {
-    this.#o = options;
+    this.#options = options;
     this.#jobPrefix = jobPrefix;
     this.#handlers = handlers;
   }
 
   /** Connects; rejects with BrokenExecutorError (everything closed) after connectTimeout. */
   async start(): Promise<void> {
-    const { connection, connectTimeout, queue, prefix } = this.#o;
+    const { connection, connectTimeout, queue, prefix } = this.#options;
     const cmd = connection.client(`cf-executor-${this.#jobPrefix}`);
     this.#cmd = cmd;
     try {
@@ -195,7 +195,7 @@ export class QueueLink {
 
   /** Tells every node to stop jobs. Fire and forget: a node that misses it finishes the job. */
   publish(message: CancelMessage): void {
-    const { prefix, queue } = this.#o;
+    const { prefix, queue } = this.#options;
     this.#cmd?.publish(channels(prefix, queue).cancel, JSON.stringify(message)).catch(() => {});
   }
 
@@ -233,7 +233,7 @@ export class QueueLink {
     this.#closing = true;
     await Promise.all([
       this.#events?.close().catch(() => {}),
-      quit(this.#sub, 1000),
+      quit(this.#sub, SUBSCRIBER_QUIT_MS),
       this.#queue?.close().catch(() => {}),
     ]);
     await quit(this.#cmd);

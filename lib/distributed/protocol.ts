@@ -54,12 +54,18 @@ export interface JobData {
   l: number;
 }
 
+/** `s` of an Envelope or a RunnerResult: `d` holds the value (a chunk: its outcome). */
+export const ANSWER_VALUE = 0;
+/** `s`: `d` holds what the task threw (an encoded error). */
+export const ANSWER_THROWN = 1;
+/** `s`: the job was cancelled on the node, before or while it ran; no `d`. */
+export const ANSWER_CANCELLED = 2;
+
 /** How a node reports a job (the job's BullMQ return value). */
 export interface Envelope {
   /** The node's id. */
   n: string;
-  /** 0: value in `d`; 1: a thrown value (an encoded error) in `d`; 2: the job was cancelled. */
-  s: 0 | 1 | 2;
+  s: typeof ANSWER_VALUE | typeof ANSWER_THROWN | typeof ANSWER_CANCELLED;
   /** V8-serialized, base64: the value (a chunk: its outcome) or the encoded error. */
   d?: string;
   /** The failure is (or a chunk stopped at) a CancelAll. */
@@ -73,7 +79,7 @@ export interface Envelope {
 
 /** What job-runner.ts hands back to the node for a job. */
 export interface RunnerResult {
-  s: 0 | 1;
+  s: typeof ANSWER_VALUE | typeof ANSWER_THROWN;
   d: string;
   ca?: 1;
   /** The worker process's pid. */
@@ -145,7 +151,8 @@ export function parseJobData(data: unknown): JobData | undefined {
 export function parseEnvelope(value: unknown): Envelope | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const e = value as Record<string, unknown>;
-  if (typeof e.n !== 'string' || (e.s !== 0 && e.s !== 1 && e.s !== 2)) return undefined;
-  if (e.s !== 2 && typeof e.d !== 'string') return undefined;
+  if (typeof e.n !== 'string') return undefined;
+  if (e.s !== ANSWER_VALUE && e.s !== ANSWER_THROWN && e.s !== ANSWER_CANCELLED) return undefined;
+  if (e.s !== ANSWER_CANCELLED && typeof e.d !== 'string') return undefined;
   return e as unknown as Envelope;
 }

@@ -13,6 +13,7 @@
 import { TaskTimeoutError } from '../errors.js';
 import { PROTOCOL_TAG } from '../wire/protocol.js';
 import type { Engine } from './context.js';
+import { allParked } from './nesting.js';
 import { outputComplete } from './outcomes.js';
 import { armStopGrace, isStopping, type TaskRecord } from './task-record.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -66,6 +67,9 @@ export function cancelAll(engine: Engine, cause: unknown, except?: TaskRecord): 
     for (const task of [...slot.tasks]) {
       if (task !== except && !task.future.done() && cancelRunning(engine, task, cause)) count++;
     }
+  }
+  for (const task of allParked(engine)) {
+    if (task !== except && !task.future.done() && cancelRunning(engine, task, cause)) count++;
   }
   return count;
 }
@@ -123,7 +127,7 @@ export function stopGraceExpired(
   slot: WorkerSlot,
   why: 'timeout' | 'cancel',
 ): void {
-  if (task.worker === slot && slot.tasks.includes(task)) {
+  if (task.worker === slot && (slot.tasks.includes(task) || slot.nest?.parked.has(task.id))) {
     slot.kill(engine.options.shutdownGrace, why === 'timeout' ? 'timeout' : 'cancelled');
   }
 }

@@ -6,7 +6,8 @@
  */
 
 import type { SpawnOptions, Transport } from '../transport/transport.js';
-import type { FnInfo } from './functions.js';
+import type { FnInfo, FunctionRegistry } from './functions.js';
+import type { NestedSubmit, Nesting } from './nesting.js';
 import type { OutputRoom } from './output/room.js';
 import type { TaskQueue } from './queue.js';
 import type { SignalWatch } from './signal-watch.js';
@@ -37,6 +38,12 @@ export interface EngineOptions {
   cancelGrace: number;
   /** ms a worker may take to get ready (start-up and initializer), or undefined: no limit. */
   initializerTimeout: number | undefined;
+  /** Deepest nesting of tasks submitted from tasks (nesting.ts). */
+  maxNestingDepth: number;
+  /** Nested tasks unfinished at once. */
+  maxNestedTasks: number;
+  /** The executor's function ids: a nested submission names its function as the worker knows it. */
+  functions: FunctionRegistry;
   /** How workers are made; `nonce` is set by the engine. */
   spawn: Omit<SpawnOptions, 'nonce'>;
 }
@@ -55,6 +62,10 @@ export interface Engine {
   readonly output: OutputRoom | undefined;
   /** `shutdown()` was called: no new work, workers go once idle. */
   readonly closing: boolean;
+  /** Nested submission: limits and counters. */
+  readonly nesting: Nesting;
+  /** Queues a task submitted by task code (nesting.ts) at the queue's front. */
+  submitNested: NestedSubmit;
   /** The executor is broken (workers cannot start): every queued task fails. */
   readonly broken: boolean;
   /** Breaks the executor: `cause` is why (the last failed start). */

@@ -55,6 +55,21 @@ export class FunctionRegistry {
     );
   }
 
+  /**
+   * The reference for a function a worker named (a nested submission): its
+   * inline source, or its module and export. Same ids as `lookup`.
+   */
+  fromRef(ref: {
+    src?: string | undefined;
+    url?: string | undefined;
+    name?: string | undefined;
+  }): FnInfo {
+    if (typeof ref.src === 'string') return this.#intern(`src:${ref.src}`, { src: ref.src });
+    const url = String(ref.url);
+    const name = typeof ref.name === 'string' ? ref.name : 'default';
+    return this.#intern(`mod:${url}#${name}`, { url, name });
+  }
+
   #intern(key: string, fields: Omit<FnInfo, 'id'>): FnInfo {
     let info = this.#byKey.get(key);
     if (info === undefined) {

@@ -9,9 +9,10 @@ import type { EngineMessage, WorkerMessageOf } from '../wire/protocol.js';
 import type { Engine } from './context.js';
 import { startHead } from './dispatch.js';
 import { onExplorerMessage } from './map-reduce/room.js';
+import { onNestedCancel, onNestedSubmit, onPark } from './nesting.js';
 import { onResults } from './outcomes.js';
 import { onStolen } from './stealing.js';
-import { becameIdleIfSo } from './worker-life.js';
+import { becameIdleIfSo, failStart } from './worker-life.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 type Handlers = {
@@ -37,8 +38,7 @@ const HANDLERS: Handlers = {
     engine.schedulePump();
   },
   initFailed(engine, slot, message) {
-    slot.startError = decodeError(message.error);
-    slot.kill(engine.options.shutdownGrace, 'initializer-failed');
+    failStart(engine, slot, decodeError(message.error), 'initializer-failed');
   },
   results(engine, slot, message) {
     if (message.u !== undefined) slot.noteUsage(message.u);
@@ -63,6 +63,16 @@ const HANDLERS: Handlers = {
     // Nobody is blamed (the engine's own reason), and the tasks in its
     // line run elsewhere.
     slot.retire(engine.options.shutdownGrace, 'output-broken');
+  },
+  // Nested submission (nesting.ts).
+  nsubmit(engine, slot, message) {
+    onNestedSubmit(engine, slot, message.subs, engine.submitNested);
+  },
+  park(engine, slot, message) {
+    onPark(engine, slot, message.id);
+  },
+  ncancel(engine, slot, message) {
+    onNestedCancel(engine, slot, message.subs);
   },
 };
 

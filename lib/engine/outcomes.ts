@@ -16,6 +16,7 @@ import { OUTCOME_FIELDS } from '../wire/protocol.js';
 import { cancelAll } from './cancellation.js';
 import type { Engine } from './context.js';
 import { startHead } from './dispatch.js';
+import { unpark } from './nesting.js';
 import { clearStopGrace, type TaskRecord } from './task-record.js';
 import { becameIdleIfSo } from './worker-life.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -42,8 +43,14 @@ export function onResults(engine: Engine, slot: WorkerSlot, done: unknown[]): vo
     headDone = count > 0;
   } else {
     for (let i = 0; i < count; i++) {
-      const index = tasks.findIndex((task) => task.id === done[i * OUTCOME_FIELDS]);
-      if (index < 0) continue;
+      const id = done[i * OUTCOME_FIELDS] as number;
+      const index = tasks.findIndex((task) => task.id === id);
+      if (index < 0) {
+        // A task that awaited nested ones, out of the line (nesting.ts).
+        const parked = unpark(slot, id);
+        if (parked !== undefined) finishInWorker(engine, slot, parked, done, i, now);
+        continue;
+      }
       const [task] = tasks.splice(index, 1) as [TaskRecord];
       if (index === 0) headDone = true;
       finishInWorker(engine, slot, task, done, i, now);
@@ -53,7 +60,12 @@ export function onResults(engine: Engine, slot: WorkerSlot, done: unknown[]): vo
     slot.adaptDepth(count, now);
     startHead(engine, slot, now);
   }
-  if (slot.ready && slot.open && slot.completed >= engine.options.maxTasksPerWorker) {
+  if (
+    slot.ready &&
+    slot.open &&
+    slot.completed >= engine.options.maxTasksPerWorker &&
+    !slot.hasParked
+  ) {
     slot.retire(engine.options.shutdownGrace);
   }
   becameIdleIfSo(engine, slot);

@@ -43,6 +43,17 @@ export class TaskQueue<T extends Queued> {
     else this.#items.unshift(item);
   }
 
+  /** The entry `index` places behind the head (0: the head), dead or not. */
+  at(index: number): T | undefined {
+    return this.#items[this.#head + index];
+  }
+
+  /** Inserts an entry `index` places behind the head (0: a new head). O(distance from the head). */
+  insert(index: number, item: T): void {
+    if (index <= 0) this.unshift(item);
+    else this.#items.splice(this.#head + index, 0, item);
+  }
+
   /** Takes the entry at the head, dead or not. */
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;

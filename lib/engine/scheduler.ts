@@ -32,12 +32,13 @@ import { describeError } from '../describe.js';
 import { BrokenExecutorError, ExecutorShutdownError, QueueFullError } from '../errors.js';
 import type { PoolEventHub } from '../events.js';
 import { Future } from '../future.js';
-import type { PoolCounts, PoolStats, WorkerStats } from '../stats.js';
+import type { NestedStats, PoolCounts, PoolStats, WorkerStats } from '../stats.js';
 import { Backpressure } from './backpressure.js';
 import { cancelAll, cancelPending, cancelRunning } from './cancellation.js';
 import type { Engine, EngineOptions } from './context.js';
 import { dispatchAll } from './dispatch.js';
 import type { FnInfo } from './functions.js';
+import { detached, linkChild, Nesting, type NestLink, queueNested } from './nesting.js';
 import { failTask, outputComplete } from './outcomes.js';
 import { OutputRoom } from './output/room.js';
 import { TaskQueue } from './queue.js';
@@ -75,6 +76,7 @@ export class Scheduler implements Engine {
   readonly output: OutputRoom | undefined;
   readonly #backpressure = new Backpressure();
   readonly #stealing = new WorkStealing();
+  readonly nesting: Nesting;
   #nextTaskId = 1;
   #pumpScheduled = false;
   #closing = false;
@@ -90,6 +92,7 @@ export class Scheduler implements Engine {
   constructor(options: EngineOptions, events: PoolEventHub) {
     this.options = options;
     this.telemetry = new Telemetry(events);
+    this.nesting = new Nesting(options.maxNestingDepth, options.maxNestedTasks, options.functions);
     const { stdio } = options.spawn;
     this.output =
       stdio === 'inherit'
@@ -106,12 +109,20 @@ export class Scheduler implements Engine {
   }
 
   /** Schedules one unit of work and returns its future. */
-  submit<R>(kind: TaskKind, fn: FnInfo, payload: unknown[], settings: TaskSettings): Future<R> {
+  submit<R>(
+    kind: TaskKind,
+    fn: FnInfo,
+    payload: unknown[],
+    settings: TaskSettings,
+    nest?: NestLink,
+  ): Future<R> {
     const future = new Future<R>();
-    if (this.#closing || this.#broken !== undefined || this.queue.live >= this.options.maxQueued) {
+    // A nested task is part of a running tree: shutdown() lets it finish.
+    const closed = this.#closing && nest === undefined;
+    if (closed || this.#broken !== undefined || this.queue.live >= this.options.maxQueued) {
       // The facades refuse work after shutdown() at once; this holds for any
       // caller, so nothing new is queued, nor a worker spawned, once closing.
-      const error = this.#closing
+      const error = closed
         ? new ExecutorShutdownError('cannot schedule new tasks after shutdown()')
         : this.#broken !== undefined
           ? this.#brokenError()
@@ -122,7 +133,7 @@ export class Scheduler implements Engine {
       this.telemetry.refused(future, kind, kind === 'chunk' ? payload.length : 1, error);
       return future;
     }
-    const task = newTaskRecord(this, this.#nextTaskId++, kind, future, fn, payload, settings);
+    const task = newTaskRecord(this, this.#nextTaskId++, kind, future, fn, payload, settings, nest);
     this.telemetry.submitted();
     const { signal } = settings;
     if (signal?.aborted) {
@@ -134,11 +145,38 @@ export class Scheduler implements Engine {
     if (this.#unsettled++ === 0) this.#holdLoop(true);
     if (signal !== undefined) this.signals.add(signal, task);
     future._bindCancel(task);
-    this.queue.push(task);
+    if (nest === undefined) {
+      this.queue.push(task);
+    } else {
+      linkChild(this, task);
+      queueNested(this, task);
+    }
     this.#undrained = true;
     this.schedulePump();
     return future;
   }
+
+  /** A task submitted by task code (nesting.ts): at the queue's front, linked to its parent. */
+  readonly submitNested = (
+    kind: TaskKind,
+    fn: FnInfo,
+    payload: unknown[],
+    timeout: number | undefined,
+    link: NestLink,
+  ): Future<unknown> =>
+    this.submit(
+      kind,
+      fn,
+      payload,
+      {
+        timeout,
+        signal: undefined,
+        retries: undefined,
+        onProgress: undefined,
+        transfer: undefined,
+      },
+      link,
+    );
 
   /**
    * Cancels every task not yet done (see cancellation.ts); `cause` becomes
@@ -192,11 +230,15 @@ export class Scheduler implements Engine {
     let queued = this.queue.live;
     for (const slot of this.workers) {
       if (!slot.ready && slot.open) starting++;
-      else if (slot.tasks.length > 0) busy++;
+      else if (slot.tasks.length > 0 || slot.hasParked) busy++;
       else if (slot.idle) idle++;
       for (const task of slot.tasks) {
         if (task.future.running()) running++;
         else if (!task.future.done()) queued++;
+      }
+      // Tasks awaiting nested ones still run.
+      for (const task of slot.nest?.parked.values() ?? []) {
+        if (task.future.running()) running++;
       }
     }
     return { workers: this.workers.size, idle, busy, starting, queued, running };
@@ -214,7 +256,7 @@ export class Scheduler implements Engine {
           ? 'retiring'
           : !slot.ready
             ? 'starting'
-            : slot.tasks.length > 0
+            : slot.tasks.length > 0 || slot.hasParked
               ? 'busy'
               : 'idle',
         tasksCompleted: slot.completed,
@@ -227,9 +269,24 @@ export class Scheduler implements Engine {
     return {
       ...this.counts(),
       ...this.telemetry.counters,
+      nested: this.#nestedStats(),
       runTime: this.telemetry.runTime,
       waitTime: this.telemetry.waitTime,
       perWorker,
+    };
+  }
+
+  #nestedStats(): NestedStats {
+    const { nesting } = this;
+    let parked = 0;
+    for (const slot of this.workers) parked += slot.nest?.parked.size ?? 0;
+    return {
+      submitted: nesting.submitted,
+      refused: nesting.refused,
+      live: nesting.live,
+      peak: nesting.peak,
+      deepest: nesting.deepest,
+      parked,
     };
   }
 
@@ -249,7 +306,7 @@ export class Scheduler implements Engine {
 
   startFailed(cause: () => unknown): void {
     this.#startFailures++;
-    if (this.#startFailures >= MAX_START_FAILURES) this.#broken = { cause: cause() };
+    if (this.#startFailures >= MAX_START_FAILURES) this.breakDown(cause());
   }
 
   startSucceeded(): void {
@@ -293,6 +350,7 @@ export class Scheduler implements Engine {
     stopClock(task);
     if (task.signal !== undefined) this.signals.remove(task.signal, task);
     task.future._bindCancel(undefined);
+    if (task.nest !== undefined || task.children !== undefined) detached(this, task);
   }
 
   // ---------------------------------------------------------------------
@@ -346,7 +404,7 @@ export class Scheduler implements Engine {
         // ahead to it was cancelled meanwhile, there is nothing to wait for.
         // (Once: it is no longer open, and killing again would push back its SIGKILL.)
         if (slot.tasks.every((task) => task.future.done())) slot.kill(shutdownGrace, undefined);
-      } else if (slot.tasks.length === 0) {
+      } else if (slot.tasks.length === 0 && !slot.hasParked) {
         slot.retire(shutdownGrace);
       }
     }

@@ -38,7 +38,8 @@ export class WorkStealing {
     if (engine.queue.live > 0 || engine.closing) return;
     let idle = false;
     for (const slot of engine.workers) {
-      if (slot.idle) idle = true;
+      // A worker whose only tasks are parked (awaiting nested ones) has room too.
+      if (slot.idle || (slot.ready && slot.open && slot.tasks.length === 0)) idle = true;
     }
     if (!idle) return;
     const now = performance.now();

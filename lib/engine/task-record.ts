@@ -22,6 +22,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { Future } from '../future.js';
 import type { CancelBinding } from '../future-support.js';
+import type { TaskSettings } from '../options.js';
 import {
   cancelledWhilePending,
   cancelRunning,
@@ -30,6 +31,7 @@ import {
 } from './cancellation.js';
 import type { Engine } from './context.js';
 import type { FnInfo } from './functions.js';
+import type { NestLink } from './nesting.js';
 import type { Capture } from './output/capture.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -40,15 +42,8 @@ import type { WorkerSlot } from './worker-slot.js';
  */
 export type TaskKind = 'run' | 'chunk' | 'explore';
 
-/** Per-submit settings, validated by the facade (options.ts). */
-export interface TaskSettings {
-  timeout: number | undefined;
-  signal: AbortSignal | undefined;
-  retries: number | undefined;
-  onProgress: ((value: unknown) => void) | undefined;
-  /** ArrayBuffers (and MessagePorts) to move to a worker thread instead of copying. */
-  transfer: readonly TransferListItem[] | undefined;
-}
+/** Per-submit settings (defined in options.ts, which the worker side may import). */
+export type { TaskSettings } from '../options.js';
 
 export interface TaskRecord extends CancelBinding {
   readonly id: number;
@@ -87,6 +82,10 @@ export interface TaskRecord extends CancelBinding {
   deadInQueue: boolean;
   /** `stdio: 'capture'`: what the current attempt wrote so far (output/capture.ts). */
   capture: Capture | undefined;
+  /** A nested task: the task that submitted it (nesting.ts); undefined for a top-level task. */
+  nest: NestLink | undefined;
+  /** The nested tasks it submitted that are not detached yet (nesting.ts). */
+  children: Set<TaskRecord> | undefined;
 }
 
 /** A record with what only this module touches: its engine and its timers. */
@@ -107,6 +106,7 @@ export function newTaskRecord(
   fn: FnInfo,
   payload: unknown[],
   settings: TaskSettings,
+  nest?: NestLink,
 ): TaskRecord {
   const limit = settings.timeout ?? engine.options.taskTimeout;
   const record: OwnedRecord = {
@@ -129,6 +129,8 @@ export function newTaskRecord(
     stealing: false,
     deadInQueue: false,
     capture: undefined,
+    nest,
+    children: undefined,
     engine,
     clock: undefined,
     stopTimer: undefined,

@@ -90,6 +90,7 @@ export class Telemetry {
         items,
         future: kind === 'run' ? future : undefined,
         pid: undefined,
+        parentId: undefined,
         error,
       });
     }
@@ -170,5 +171,6 @@ function base(task: TaskRecord): TaskEventBase {
     items: task.kind === 'chunk' ? task.payload.length : 1,
     future: submit ? task.future : undefined,
     pid: task.worker?.workerId,
+    parentId: task.nest?.parent.id,
   };
 }

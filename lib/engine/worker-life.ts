@@ -12,6 +12,7 @@ import { crashError, crashReason, type DeadWorker, lostTransferError } from './c
 import { blameCrash } from './crash-blame.js';
 import { requeueFront } from './dispatch.js';
 import { onMessage } from './messages.js';
+import { hasChildren, takeParked } from './nesting.js';
 import { failTask, outputComplete } from './outcomes.js';
 import { clearStopGrace, type TaskRecord } from './task-record.js';
 import { WorkerSlot } from './worker-slot.js';
@@ -70,6 +71,7 @@ function spawn(engine: Engine): void {
     k: 'init',
     ...(init === undefined ? {} : { initializer: { ...init }, initargs: options.initargs }),
     ...(output === undefined ? {} : { markers: output.nonce }),
+    nest: { maxTasks: options.maxNestedTasks, maxWorkers: options.maxWorkers },
   });
   if (init !== undefined) slot.knownFns.add(init.id);
   const limit = options.initializerTimeout;
@@ -88,10 +90,33 @@ function startTimedOut(engine: Engine, slot: WorkerSlot, limit: number): void {
   // Not ready, and not killed for a fault meanwhile (a worker that shutdown
   // stopped while it started still counts as failing to start).
   if (slot.ready || (slot.ending !== undefined && slot.ending !== 'retired')) return;
-  slot.startError = new TimeoutError(
-    `Worker ${slot.workerId} did not get ready within initializerTimeout (${limit} ms): its start-up or initializer did not finish`,
+  failStart(
+    engine,
+    slot,
+    new TimeoutError(
+      `Worker ${slot.workerId} did not get ready within initializerTimeout (${limit} ms): its start-up or initializer did not finish`,
+    ),
+    'initializer-timeout',
   );
-  slot.kill(engine.options.shutdownGrace, 'initializer-timeout');
+}
+
+/**
+ * The engine knows a worker failed to start (its initializer threw or ran
+ * out of time): count the failure now, then kill it. Counting at its exit
+ * instead would let the pump start a replacement for each dying worker
+ * before the count reaches the limit: one start too many per worker that
+ * is slow to exit, which a loaded machine makes likely.
+ */
+export function failStart(
+  engine: Engine,
+  slot: WorkerSlot,
+  error: unknown,
+  reason: 'initializer-failed' | 'initializer-timeout',
+): void {
+  slot.startError = error;
+  slot.startFailureCounted = true;
+  engine.startFailed(() => error);
+  slot.kill(engine.options.shutdownGrace, reason);
 }
 
 /** A ready worker has nothing to do: let the parent exit, and retire it after `idleTimeout`. */
@@ -128,6 +153,18 @@ function onExit(engine: Engine, slot: WorkerSlot, info: ExitInfo): void {
   };
   // Captured tasks that finished but whose output never completed: settle them now.
   for (const task of engine.output?.heldOn(slot) ?? []) outputComplete(engine, task);
+  // Tasks that awaited nested ones ran there: they fail, their children are cancelled.
+  for (const task of takeParked(slot)) {
+    clearStopGrace(task);
+    if (task.future.done()) {
+      engine.detach(task);
+      engine.output?.forget(task);
+    } else {
+      engine.detach(task);
+      engine.output?.attach(task);
+      failTask(engine, task, crashError(dead, info, task.id));
+    }
+  }
   const live: TaskRecord[] = [];
   for (const task of slot.tasks.splice(0)) {
     clearStopGrace(task);
@@ -146,7 +183,7 @@ function onExit(engine: Engine, slot: WorkerSlot, info: ExitInfo): void {
       reportAlone: task.reportAlone,
     })),
   });
-  if (blame.failedStart) {
+  if (blame.failedStart && !slot.startFailureCounted) {
     engine.startFailed(() => slot.startError ?? crashError(dead, info, undefined));
   }
   // Back to front, so that requeued tasks keep their order at the queue's head.
@@ -183,7 +220,8 @@ function onExit(engine: Engine, slot: WorkerSlot, info: ExitInfo): void {
 
 /** The task crashed its worker: it runs again within its retries, or fails with `error`. */
 function crashed(engine: Engine, task: TaskRecord, error: unknown): void {
-  if (task.retriesLeft > 0) {
+  // A task with nested tasks under way fails rather than run again beside them.
+  if (task.retriesLeft > 0 && !hasChildren(task)) {
     task.retriesLeft--;
     task.retried++;
     task.reportAlone = false;

@@ -4,6 +4,16 @@
  */
 import type { TaskContext } from '../current-task.js';
 import { describeError } from '../describe.js';
+import { InvalidStateError } from '../errors.js';
+import type { Executor } from '../executor.js';
+
+/** Makes `currentTask().executor` (worker/nested-executor.ts); set by the runtime. */
+let executorFactory: ((context: Context) => Executor) | undefined;
+
+/** Sets what `currentTask().executor` is made by. Worker runtime only. */
+export function setExecutorFactory(factory: (context: Context) => Executor): void {
+  executorFactory = factory;
+}
 
 /**
  * At most one progress message per task this often (ms): a task calling
@@ -27,6 +37,9 @@ export class Context implements TaskContext {
   #lastSent = Number.NEGATIVE_INFINITY;
   /** The latest value held back by the rate limit. */
   #pending: { value: unknown } | undefined;
+  #executor: Executor | undefined;
+  /** The task ran to its end (its outcome is recorded). */
+  ended = false;
 
   constructor(id: number, send: ProgressSender) {
     this.id = id;
@@ -36,6 +49,17 @@ export class Context implements TaskContext {
   get signal(): AbortSignal {
     this.#controller ??= new AbortController();
     return this.#controller.signal;
+  }
+
+  /** An executor for the pool this task runs in (nested submission, docs/nested.md). */
+  get executor(): Executor {
+    if (this.#executor === undefined) {
+      if (executorFactory === undefined) {
+        throw new InvalidStateError('This worker cannot submit nested tasks');
+      }
+      this.#executor = executorFactory(this);
+    }
+    return this.#executor;
   }
 
   progress(value: unknown): void {

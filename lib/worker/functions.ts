@@ -30,6 +30,13 @@ const INLINE_HINT =
 /** Resolves references by id, compiling or importing each once per worker. */
 export class FunctionCache {
   readonly #fns = new Map<number, Resolved | Promise<Resolved>>();
+  /** Module exports loaded, by function object: a nested submit of one names its module. */
+  readonly #modules = new WeakMap<object, { url: string; name: string }>();
+
+  /** The module export `fn` is, if a task module of this worker exported it. */
+  moduleOf(fn: object): { url: string; name: string } | undefined {
+    return this.#modules.get(fn);
+  }
 
   /** The function if it is ready, a promise while it loads, undefined if never seen. */
   get(ref: number | FnRef): Resolved | Promise<Resolved> | undefined {
@@ -59,6 +66,31 @@ export class FunctionCache {
     return resolved;
   }
 
+  /**
+   * Remembers which function each export of a task module is, so that task
+   * code submitting one of them (nested submission) names it by its module:
+   * its source alone would lose the module's imports.
+   */
+  #noteExports(mod: Record<string, unknown>, url: string): void {
+    let names: string[];
+    try {
+      names = Object.keys(mod);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      let value: unknown;
+      try {
+        value = mod[name];
+      } catch {
+        continue; // An export not initialised yet (a cycle): it cannot be submitted by name.
+      }
+      if (typeof value === 'function' && !this.#modules.has(value)) {
+        this.#modules.set(value, { url, name });
+      }
+    }
+  }
+
   async #importExport(url: string, name: string): Promise<Resolved> {
     let mod: Record<string, unknown>;
     try {
@@ -69,6 +101,7 @@ export class FunctionCache {
     }
     const fn = exportOf(mod, name);
     if (typeof fn !== 'function') throw missingExportError(mod, url, name, fn);
+    this.#noteExports(mod, url);
     return { fn: fn as TaskFunction, inline: false, runs: 0, avgMs: 0 };
   }
 }

@@ -21,10 +21,11 @@ import {
   TASK_REPORT_ALONE,
   TASK_TIMED,
 } from '../wire/protocol.js';
-import type { Context } from './context.js';
+import { type Context, setExecutorFactory } from './context.js';
 import { Explorers } from './explorer.js';
 import { FunctionCache } from './functions.js';
 import { abortReason, type InvokeHooks, invoke, mayTakeLong, type TaskMessage } from './invoke.js';
+import { NestedHub } from './nested-executor.js';
 import { Outbox, type WorkerChannel } from './outbox.js';
 import { OutputGuard } from './output-guard.js';
 import { copyLikeThreads, sendable } from './sendable.js';
@@ -34,6 +35,8 @@ export class WorkerRuntime {
   readonly #outbox: Outbox;
   readonly #fns = new FunctionCache();
   readonly #explorers: Explorers;
+  /** Nested submission: `currentTask().executor`, parking (nested-executor.ts). */
+  readonly #nested: NestedHub;
   /** The line: messages not yet run, from `#lineHead` on. */
   #line: Array<TaskMessage | InitMessage> = [];
   #lineHead = 0;
@@ -79,6 +82,13 @@ export class WorkerRuntime {
     this.#outbox = new Outbox(channel);
     this.#explorers = new Explorers(this.#fns, (message) => this.#outbox.send(message));
     if (channel.thread) copyLikeThreads();
+    this.#nested = new NestedHub({
+      send: (message) => this.#outbox.send(message),
+      flushOutcomes: () => this.#outbox.flush(),
+      moduleOf: (fn) => this.#fns.moduleOf(fn),
+    });
+    const nested = this.#nested;
+    setExecutorFactory((context) => nested.view(context));
   }
 
   /** Entry point for every message from the parent. */
@@ -97,12 +107,16 @@ export class WorkerRuntime {
       case 'mrFinish':
         this.#explorers.receive(msg);
         return;
+      case 'nsettled':
+        this.#nested.settle(msg.done);
+        return;
       case 'exit':
         this.#outbox.flush();
         this.#channel.exit(0);
         return;
       case 'init':
         this.#markers = msg.markers;
+        this.#nested.configure(msg.nest);
         if (msg.markers !== undefined) this.#channel.captureOutput?.();
         // Before any task code runs, so that it sees the streams' own methods.
         this.#guard ??= new OutputGuard(
@@ -182,20 +196,23 @@ export class WorkerRuntime {
         const pending = invoke(this.#fns, msg, this.#hooks);
         if (pending !== undefined) {
           outbox.flush();
-          await pending;
-        } else if (
-          performance.now() - started > LONG_TASK_MS &&
-          this.#lineHead < this.#line.length
-        ) {
-          // A synchronous task ran long: the parent may have cancelled (or
-          // asked back) tasks behind it meanwhile, and its messages wait
-          // unread until this worker polls its channel again. Two immediates:
-          // the first may run in the check phase of the very iteration that
-          // delivered this batch; the second runs after the next poll, so a
-          // task whose future says cancelled never starts.
-          outbox.flush();
-          await new Promise((resolve) => setImmediate(resolve));
-          await new Promise((resolve) => setImmediate(resolve));
+          // A task that awaits nested tasks parks: the line goes on without it.
+          const awaited = this.#nested.awaitOrPark(msg.id, pending);
+          if (awaited !== undefined) await awaited;
+        } else {
+          // A synchronous task that submitted nested tasks returned: nothing parks.
+          this.#nested.parkRequested = undefined;
+          if (performance.now() - started > LONG_TASK_MS && this.#lineHead < this.#line.length) {
+            // A synchronous task ran long: the parent may have cancelled (or
+            // asked back) tasks behind it meanwhile, and its messages wait
+            // unread until this worker polls its channel again. Two immediates:
+            // the first may run in the check phase of the very iteration that
+            // delivered this batch; the second runs after the next poll, so a
+            // task whose future says cancelled never starts.
+            outbox.flush();
+            await new Promise((resolve) => setImmediate(resolve));
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         }
         if ((msg.flags & TASK_REPORT_ALONE) !== 0 || outbox.due) outbox.flush();
       }
@@ -247,12 +264,17 @@ export class WorkerRuntime {
   #start(context: Context): void {
     this.#current = context;
     setCurrentTask(context);
+    this.#nested.enter(context);
     if (this.#markers !== undefined) this.#guard?.mark(marker(this.#markers, 's', context.id));
   }
 
   #finish(context: Context): void {
-    setCurrentTask(undefined);
-    this.#current = undefined;
+    context.ended = true;
+    // A parked task may end while another one is current.
+    if (this.#current === context) {
+      setCurrentTask(undefined);
+      this.#current = undefined;
+    }
     context.flushProgress();
     if (this.#markers !== undefined) this.#guard?.mark(marker(this.#markers, 'e', context.id));
     // The task may have ended or destroyed the streams: then no later task
@@ -284,6 +306,11 @@ export class WorkerRuntime {
   #cancel(id: number, why: 'timeout' | 'cancel'): void {
     if (this.#current?.id === id) {
       this.#current.abort(abortReason(why));
+      return;
+    }
+    const parked = this.#nested.parked.get(id);
+    if (parked !== undefined) {
+      parked.abort(abortReason(why));
       return;
     }
     if (this.#resolving === id) {
