@@ -13,6 +13,8 @@
  *   --quick               smoke variant: tiny sizes, 1 round, a few seconds
  *   --no-distributed      skip the distributed section (bench/distributed.ts)
  *   --distributed-only    run only the distributed section
+ *   --no-map-reduce       skip the map-reduce section (bench/map-reduce.ts)
+ *   --map-reduce-only     run only the map-reduce section
  *
  * The distributed section (DistributedExecutor against bare BullMQ) runs
  * after the tables when redis-server is installed; see bench/distributed.ts.
@@ -33,6 +35,7 @@ import {
   type WorkloadName,
 } from './config.js';
 import { runDistributedSection } from './distributed.js';
+import { runMapReduceSection } from './map-reduce.js';
 
 const CONTESTANT_JS = fileURLToPath(new URL('./contestant.js', import.meta.url));
 const ROOT = new URL('../../', import.meta.url);
@@ -45,6 +48,8 @@ interface Options {
   quick: boolean;
   /** 'also': after the tables; 'only': nothing else; 'no': skipped. */
   distributed: 'also' | 'only' | 'no';
+  /** The map-reduce section: 'also': after the tables; 'only': nothing else; 'no': skipped. */
+  mapReduce: 'also' | 'only' | 'no';
 }
 
 const USAGE = `usage: node dist/bench/run.js [--rounds n] [--only w1,w2] [--contestants c1,c2] [--json file] [--quick] [--no-distributed | --distributed-only]
@@ -63,6 +68,7 @@ function parseArgs(argv: string[]): Options {
   let json: string | undefined;
   let quick = false;
   let distributed: Options['distributed'] = 'also';
+  let mapReduce: Options['mapReduce'] = 'also';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -110,6 +116,12 @@ function parseArgs(argv: string[]): Options {
       case '--distributed-only':
         distributed = 'only';
         break;
+      case '--no-map-reduce':
+        mapReduce = 'no';
+        break;
+      case '--map-reduce-only':
+        mapReduce = 'only';
+        break;
       case '--help':
       case '-h':
         console.log(USAGE);
@@ -119,7 +131,15 @@ function parseArgs(argv: string[]): Options {
         fail(`unknown option ${String(arg)}`);
     }
   }
-  return { rounds: rounds ?? (quick ? 1 : 5), only, contestants, json, quick, distributed };
+  return {
+    rounds: rounds ?? (quick ? 1 : 5),
+    only,
+    contestants,
+    json,
+    quick,
+    distributed,
+    mapReduce,
+  };
 }
 
 // ------------------------------------------------------------ measurements
@@ -424,6 +444,10 @@ function nodeStartMs(env: NodeJS.ProcessEnv, samples: number): number {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  if (options.mapReduce === 'only') {
+    await mapReduceSection(options);
+    return;
+  }
   if (options.distributed === 'only') {
     await distributedSection(options);
     return;
@@ -561,7 +585,14 @@ async function main(): Promise<void> {
   }
 
   if (results.some((r) => r.error !== undefined)) process.exitCode = 1;
+  if (options.mapReduce === 'also') await mapReduceSection(options);
   if (options.distributed === 'also') await distributedSection(options);
+}
+
+async function mapReduceSection(options: Options): Promise<void> {
+  const section = await runMapReduceSection({ quick: options.quick, rounds: options.rounds });
+  console.log(`\n${section.markdown}`);
+  if (section.failed) process.exitCode = 1;
 }
 
 async function distributedSection(options: Options): Promise<void> {

@@ -11,14 +11,14 @@ import { channel } from 'node:diagnostics_channel';
 import { describeError } from './describe.js';
 import type { Future } from './future.js';
 
-/** Which API made a task. */
-export type TaskKind = 'submit' | 'map';
+/** Which API made a task (`'mapReduce'`: one explorer of a `mapReduce`). */
+export type TaskKind = 'submit' | 'map' | 'mapReduce';
 
 /** What every task event says about its task. */
 export interface TaskEventBase {
   /** The task's id within its executor (`currentTask().id` in the worker). */
   taskId: number;
-  /** `'submit'`, or `'map'` for one chunk of a map. */
+  /** `'submit'`, `'map'` for one chunk of a map, `'mapReduce'` for one explorer of a mapReduce. */
   kind: TaskKind;
   /** Items in the chunk (map), 1 for submit. */
   items: number;

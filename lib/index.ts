@@ -55,6 +55,13 @@ export type {
 export { type DoneCallback, Future, type FutureState } from './future.js';
 export type { CancelOptions, ResultOptions, TaskOutput } from './future-support.js';
 export type { MapProgress } from './map-progress.js';
+export { MapReduceFuture } from './map-reduce.js';
+export type {
+  ExplorerStats,
+  MapReduceOptions,
+  MapReduceSpec,
+  MapReduceStats,
+} from './map-reduce-types.js';
 export type {
   PoolOptions,
   PoolSubmitOptions,

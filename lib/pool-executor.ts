@@ -10,6 +10,8 @@ import { CancelAll, isCancelAll } from './errors.js';
 import { PoolEventHub, type PoolEventName, type PoolListener } from './events.js';
 import { type Callable, ExecutorBase, type ResultOf } from './executor.js';
 import type { Future } from './future.js';
+import { checkMapReduce, type MapReduceFuture, startMapReduce } from './map-reduce.js';
+import type { MapReduceOptions, MapReduceSpec } from './map-reduce-types.js';
 import {
   type CheckedPoolOptions,
   checkPoolSubmitOptions,
@@ -24,6 +26,19 @@ import type { ChunkOutcome } from './wire/chunk-outcome.js';
 
 /** The arguments of a task submitted without any: one shared array (only ever read). */
 const NO_ARGS: unknown[] = [];
+
+/**
+ * The settings of a map-reduce explorer: the run has its own time limit and
+ * signal (engine/map-reduce/coordinator.ts), and a started explorer is never
+ * run again (its nodes died with its worker).
+ */
+const EXPLORER_SETTINGS = Object.freeze({
+  timeout: Number.POSITIVE_INFINITY,
+  signal: undefined,
+  retries: 0,
+  onProgress: undefined,
+  transfer: undefined,
+});
 
 /** The settings of a map chunk: none of a submit's apply. */
 const CHUNK_SETTINGS = Object.freeze({
@@ -44,6 +59,7 @@ export abstract class PoolExecutor extends ExecutorBase {
   readonly #scheduler: Scheduler;
   readonly #maxWorkers: number;
   readonly #maxQueued: number;
+  readonly #taskTimeout: number | undefined;
   readonly #events = new PoolEventHub(this);
 
   protected constructor(
@@ -54,6 +70,7 @@ export abstract class PoolExecutor extends ExecutorBase {
     super();
     this.#maxWorkers = checked.maxWorkers;
     this.#maxQueued = checked.maxQueued;
+    this.#taskTimeout = checked.taskTimeout;
     const initializer =
       checked.initializer === undefined
         ? undefined
@@ -157,6 +174,53 @@ export abstract class PoolExecutor extends ExecutorBase {
     if (args !== undefined && !Array.isArray(args)) throw typeError('args', 'an array', args);
     const settings = checkPoolSubmitOptions(options);
     return this.#scheduler.submit<ResultOf<F>>('run', info, args ?? NO_ARGS, settings);
+  }
+
+  /**
+   * Sage's map-reduce over a forest known only as it is explored
+   * (docs/map-reduce.md): the result is `reduce` over `map(node)` for every
+   * node reachable from `roots` through `children` (and kept by
+   * `postProcess`), starting from `init`. One explorer per worker (up to
+   * `options.maxWorkers`) explores its part depth-first and reduces
+   * locally; an idle explorer steals the oldest half of a busy one's queue,
+   * through the parent. `reduce` should be associative and commutative.
+   *
+   * A `CancelAll` thrown by `map`, `children` or `postProcess` stops the
+   * search and the future rejects with it (the executor's other tasks are
+   * cancelled, as always); `timeout` rejects it with `TaskTimeoutError`,
+   * `signal` and `cancel({ running: true })` cancel it. If an explorer's
+   * worker dies, its nodes are lost: the future rejects with
+   * `WorkerCrashedError`. Explorers are tasks of the executor (kind
+   * `'mapReduce'` in events). Bad input throws at once.
+   *
+   * @example
+   * ```ts
+   * // Count the nodes of a binary tree of depth 10 (2047 nodes).
+   * const count = await pool.mapReduce({
+   *   roots: [0],
+   *   children: (depth) => (depth < 10 ? [depth + 1, depth + 1] : []),
+   *   map: () => 1,
+   *   reduce: (a, b) => a + b,
+   *   init: 0,
+   * });
+   * ```
+   */
+  mapReduce<N, V, R = V>(
+    spec: MapReduceSpec<N, V, R>,
+    options?: MapReduceOptions,
+  ): MapReduceFuture<R> {
+    this._checkOpen('mapReduce');
+    const checked = checkMapReduce(
+      this.#functions,
+      spec,
+      options,
+      this.#maxWorkers,
+      this.#taskTimeout,
+    );
+    return startMapReduce<R>(
+      (map, explorer) => this.#scheduler.submit('explore', map, [explorer], EXPLORER_SETTINGS),
+      checked,
+    );
   }
 
   /**

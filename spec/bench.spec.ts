@@ -17,6 +17,10 @@ describe('benchmark smoke run', function () {
     }
     expect(stdout).to.match(/\| \*\*ours-process\*\* \| [\d,.]+ \|/);
     expect(stdout).to.match(/\| \*\*ours-thread\*\* \| [\d,.]+ \|/);
+    // The map-reduce section.
+    expect(stdout).to.include('## Map-reduce: an unbalanced tree of 5,000 nodes on 2 workers');
+    expect(stdout).to.match(/\| mapReduce-process \| \d+ \/ \d+ \/ \d+ \|/);
+    expect(stdout).to.match(/\| naive-process \| \d+ \/ \d+ \/ \d+ \|/);
     // The distributed section (redis-server is installed wherever the suite runs).
     expect(stdout).to.include('## Distributed: DistributedExecutor against bare BullMQ');
     expect(stdout).to.match(/### tiny: 200 no-op tasks[\s\S]*\| \*\*ours\*\* \| [\d,.]+ \|/);

@@ -97,13 +97,13 @@ export function uncloneableError(
   payload: unknown[],
   error: unknown,
 ): TypeError {
-  const what = kind === 'run' ? 'argument' : 'item';
+  const what = kind === 'chunk' ? 'item' : 'argument';
   for (let i = 0; i < payload.length; i++) {
     try {
       structuredClone(payload[i]);
     } catch (cloneError) {
       return new TypeError(
-        `${kind === 'run' ? `Argument ${i}` : `Item ${i} of the chunk`} of task ${taskId} cannot be sent to a worker: ${describeError(cloneError)}`,
+        `${kind === 'chunk' ? `Item ${i} of the chunk` : `Argument ${i}`} of task ${taskId} cannot be sent to a worker: ${describeError(cloneError)}`,
         { cause: error },
       );
     }

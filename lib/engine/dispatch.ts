@@ -9,10 +9,17 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import type { FnRef } from '../wire/protocol.js';
-import { PROTOCOL_TAG, TASK_CHUNK, TASK_REPORT_ALONE, TASK_TIMED } from '../wire/protocol.js';
+import {
+  PROTOCOL_TAG,
+  TASK_CHUNK,
+  TASK_EXPLORE,
+  TASK_REPORT_ALONE,
+  TASK_TIMED,
+} from '../wire/protocol.js';
 import { stopInWorker } from './cancellation.js';
 import type { Engine } from './context.js';
 import { uncloneableError } from './crash.js';
+import { explorerLost } from './map-reduce/room.js';
 import { failTask } from './outcomes.js';
 import { startClock, stopClock, type TaskRecord } from './task-record.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -96,7 +103,7 @@ function dispatchOneByOne(engine: Engine, slot: WorkerSlot, batch: TaskRecord[])
 
 /** Appends a task's TASK_FIELDS to a batch. */
 function pushTask(fields: unknown[], task: TaskRecord, fn: number | FnRef): void {
-  let flags = task.kind === 'chunk' ? TASK_CHUNK : 0;
+  let flags = task.kind === 'chunk' ? TASK_CHUNK : task.kind === 'explore' ? TASK_EXPLORE : 0;
   if (task.timeout !== undefined) flags |= TASK_TIMED;
   if (task.reportAlone) flags |= TASK_REPORT_ALONE;
   fields.push(task.id, fn, task.payload, flags);
@@ -148,6 +155,8 @@ export function startHead(engine: Engine, slot: WorkerSlot, now: number): void {
  * its own, started when it runs again.
  */
 export function requeueFront(engine: Engine, task: TaskRecord): void {
+  // A map-reduce explorer that had started held nodes nobody else knows of.
+  if (task.kind === 'explore' && explorerLost(engine, task)) return;
   task.worker = undefined;
   stopClock(task);
   engine.queue.unshift(task);

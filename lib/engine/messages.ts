@@ -8,6 +8,7 @@ import { decodeError } from '../wire/error-codec.js';
 import type { EngineMessage, WorkerMessageOf } from '../wire/protocol.js';
 import type { Engine } from './context.js';
 import { startHead } from './dispatch.js';
+import { onExplorerMessage } from './map-reduce/room.js';
 import { onNestedCancel, onNestedSubmit, onPark } from './nesting.js';
 import { onResults } from './outcomes.js';
 import { onStolen } from './stealing.js';
@@ -53,6 +54,9 @@ const HANDLERS: Handlers = {
   fatal(_engine, slot, message) {
     slot.fatal = { origin: message.origin, error: decodeError(message.error) };
   },
+  mrIdle: onExplorerMessage,
+  mrStolen: onExplorerMessage,
+  mrHasWork: onExplorerMessage,
   outputBroken(engine, slot) {
     // Task code ended or broke the worker's stdout/stderr. The worker
     // reported what it finished and started nothing since: replace it.

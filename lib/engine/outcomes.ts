@@ -130,7 +130,7 @@ function settle(engine: Engine, task: TaskRecord, ok: boolean, value: unknown, m
     if (isCancelAll(error)) cancelAll(engine, error, task);
     return;
   }
-  if (task.kind === 'run') {
+  if (task.kind !== 'chunk') {
     task.future.setResult(value);
     telemetry.succeeded(task, value, ms);
     return;

@@ -130,7 +130,7 @@ export class Scheduler implements Engine {
               `The pending queue is full: ${this.options.maxQueued} tasks are waiting (maxQueued); wait for room before submitting more`,
             );
       future.setException(error);
-      this.telemetry.refused(future, kind, kind === 'run' ? 1 : payload.length, error);
+      this.telemetry.refused(future, kind, kind === 'chunk' ? payload.length : 1, error);
       return future;
     }
     const task = newTaskRecord(this, this.#nextTaskId++, kind, future, fn, payload, settings, nest);

@@ -35,8 +35,12 @@ import type { NestLink } from './nesting.js';
 import type { Capture } from './output/capture.js';
 import type { WorkerSlot } from './worker-slot.js';
 
-/** `run`: `fn(...payload)` (a submit); `chunk`: `fn(item)` for each item of the payload (a map). */
-export type TaskKind = 'run' | 'chunk';
+/**
+ * `run`: `fn(...payload)` (a submit); `chunk`: `fn(item)` for each item of
+ * the payload (a map); `explore`: a map-reduce explorer whose `fn` is the
+ * `map` function (engine/map-reduce/).
+ */
+export type TaskKind = 'run' | 'chunk' | 'explore';
 
 /** Per-submit settings (defined in options.ts, which the worker side may import). */
 export type { TaskSettings } from '../options.js';

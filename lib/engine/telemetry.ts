@@ -86,7 +86,7 @@ export class Telemetry {
     if (this.#hub.wants('taskFailed')) {
       this.#hub.emit('taskFailed', {
         taskId: 0,
-        kind: kind === 'run' ? 'submit' : 'map',
+        kind: kind === 'run' ? 'submit' : kind === 'chunk' ? 'map' : 'mapReduce',
         items,
         future: kind === 'run' ? future : undefined,
         pid: undefined,
@@ -167,8 +167,8 @@ function base(task: TaskRecord): TaskEventBase {
   const submit = task.kind === 'run';
   return {
     taskId: task.id,
-    kind: submit ? 'submit' : 'map',
-    items: submit ? 1 : task.payload.length,
+    kind: submit ? 'submit' : task.kind === 'chunk' ? 'map' : 'mapReduce',
+    items: task.kind === 'chunk' ? task.payload.length : 1,
     future: submit ? task.future : undefined,
     pid: task.worker?.workerId,
     parentId: task.nest?.parent.id,

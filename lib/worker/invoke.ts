@@ -7,7 +7,7 @@
 import { isThenable } from '../describe.js';
 import { CancelledError, TaskTimeoutError } from '../errors.js';
 import { type EncodedChunkOutcome, failedChunk } from '../wire/chunk-outcome.js';
-import { type FnRef, LONG_TASK_MS, TASK_CHUNK } from '../wire/protocol.js';
+import { type FnRef, LONG_TASK_MS, TASK_CHUNK, TASK_EXPLORE } from '../wire/protocol.js';
 import { Context, type ProgressSender } from './context.js';
 import { type FunctionCache, type Resolved, withHint } from './functions.js';
 import { sendable } from './sendable.js';
@@ -37,6 +37,8 @@ export interface InvokeHooks {
   resolving(id: number | undefined): void;
   /** Why task `id` was cancelled before it started, if it was (and forgets it). */
   takeEarlyCancel(id: number): 'timeout' | 'cancel' | undefined;
+  /** Runs a map-reduce explorer (TASK_EXPLORE) whose `map` is `resolved` (explorer.ts). */
+  explore(resolved: Resolved, payload: unknown[], context: Context): Promise<unknown>;
 }
 
 /**
@@ -103,7 +105,11 @@ function invokeResolved(
   let value: unknown;
   let thenable: boolean;
   try {
-    value = chunk ? runChunk(resolved, msg.payload, context) : resolved.fn(...msg.payload);
+    value = chunk
+      ? runChunk(resolved, msg.payload, context)
+      : (msg.flags & TASK_EXPLORE) !== 0
+        ? hooks.explore(resolved, msg.payload, context)
+        : resolved.fn(...msg.payload);
     // Reading `then` runs task code too (a getter may throw): a throw here
     // is the task's failure, as `await value` would make it.
     thenable = isThenable(value);

@@ -16,11 +16,13 @@ import {
   LONG_TASK_MS,
   type ParentMessage,
   PROTOCOL_TAG,
+  TASK_EXPLORE,
   TASK_FIELDS,
   TASK_REPORT_ALONE,
   TASK_TIMED,
 } from '../wire/protocol.js';
 import { type Context, setExecutorFactory } from './context.js';
+import { Explorers } from './explorer.js';
 import { FunctionCache } from './functions.js';
 import { abortReason, type InvokeHooks, invoke, mayTakeLong, type TaskMessage } from './invoke.js';
 import { NestedHub } from './nested-executor.js';
@@ -32,6 +34,7 @@ export class WorkerRuntime {
   readonly #channel: WorkerChannel;
   readonly #outbox: Outbox;
   readonly #fns = new FunctionCache();
+  readonly #explorers: Explorers;
   /** Nested submission: `currentTask().executor`, parking (nested-executor.ts). */
   readonly #nested: NestedHub;
   /** The line: messages not yet run, from `#lineHead` on. */
@@ -71,11 +74,13 @@ export class WorkerRuntime {
       if (why !== undefined) this.#cancelledEarly.delete(id);
       return why;
     },
+    explore: (resolved, payload, context) => this.#explorers.run(resolved, payload, context),
   };
 
   constructor(channel: WorkerChannel) {
     this.#channel = channel;
     this.#outbox = new Outbox(channel);
+    this.#explorers = new Explorers(this.#fns, (message) => this.#outbox.send(message));
     if (channel.thread) copyLikeThreads();
     this.#nested = new NestedHub({
       send: (message) => this.#outbox.send(message),
@@ -96,6 +101,11 @@ export class WorkerRuntime {
         return;
       case 'steal':
         this.#giveBack(msg.ids);
+        return;
+      case 'mrWork':
+      case 'mrSteal':
+      case 'mrFinish':
+        this.#explorers.receive(msg);
         return;
       case 'nsettled':
         this.#nested.settle(msg.done);
@@ -213,7 +223,10 @@ export class WorkerRuntime {
   }
 
   #mayTakeLong(msg: TaskMessage): boolean {
-    return (msg.flags & (TASK_TIMED | TASK_REPORT_ALONE)) !== 0 || mayTakeLong(this.#fns, msg.fn);
+    return (
+      (msg.flags & (TASK_TIMED | TASK_REPORT_ALONE | TASK_EXPLORE)) !== 0 ||
+      mayTakeLong(this.#fns, msg.fn)
+    );
   }
 
   #next(): TaskMessage | InitMessage | undefined {
