@@ -420,12 +420,26 @@ export function checkResourceLimits(limits: unknown): ResourceLimits | undefined
   return limits as ResourceLimits;
 }
 
+/**
+ * The settings of a `submit` without options, shared by every such submit:
+ * the engine only reads them, and the common call allocates nothing here.
+ * (Not frozen: a frozen object has a shape of its own, and the engine's
+ * reads of settings would see two shapes instead of one.)
+ */
+const NO_SUBMIT_OPTIONS: Readonly<TaskSettings> = {
+  timeout: undefined,
+  signal: undefined,
+  retries: undefined,
+  onProgress: undefined,
+  transfer: undefined,
+};
+
 /** Validates the options of a pool executor's `submit`. */
-export function checkPoolSubmitOptions(options: PoolSubmitOptions | undefined): TaskSettings {
+export function checkPoolSubmitOptions(
+  options: PoolSubmitOptions | undefined,
+): Readonly<TaskSettings> {
+  if (options === undefined) return NO_SUBMIT_OPTIONS;
   const { timeout, signal } = checkSubmitOptions(options);
-  if (options === undefined) {
-    return { timeout, signal, retries: undefined, onProgress: undefined, transfer: undefined };
-  }
   const retries =
     options.retries === undefined ? undefined : validateInteger('retries', options.retries, 0, 0);
   const onProgress = options.onProgress;

@@ -129,11 +129,18 @@ describe('no orphan workers', function () {
         [dir.path],
         { timeout: 300 },
       );
-      await waitUntil(
-        () => existsSync(join(dir.path, 'pids.json')),
-        'the task to start its processes',
-      );
-      pids = JSON.parse(readFileSync(join(dir.path, 'pids.json'), 'utf8')) as number[];
+      // The file may be seen while the worker is still writing it: wait
+      // until it holds the whole list.
+      await waitUntil(() => {
+        const file = join(dir.path, 'pids.json');
+        if (!existsSync(file)) return false;
+        try {
+          pids = JSON.parse(readFileSync(file, 'utf8')) as number[];
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'the task to start its processes');
       expect(await rejectionOf(stuck)).to.be.instanceOf(TaskTimeoutError);
       await expectAllGone(pids);
     } finally {

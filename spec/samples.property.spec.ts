@@ -66,6 +66,24 @@ describe('Samples (stats() distributions)', () => {
     expect(samples.summary()).to.deep.equal(bySorting(values));
   });
 
+  it('stays exact whatever the gaps between summaries (the bucket counts catch up lazily)', () => {
+    // Batches of additions between summaries: none, a few, about a window,
+    // more than a window (every counted sample has left it).
+    const batch = fc.array(sample, { maxLength: 2 * WINDOW + 50 });
+    fc.assert(
+      fc.property(fc.array(batch, { minLength: 1, maxLength: 6 }), (batches) => {
+        const samples = new Samples();
+        const values: number[] = [];
+        for (const added of batches) {
+          for (const value of added) samples.add(value);
+          values.push(...added);
+          expect(samples.summary()).to.deep.equal(bySorting(values));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('hands out a copy: a caller changing it changes no later summary', () => {
     const samples = new Samples();
     samples.add(3);

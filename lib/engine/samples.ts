@@ -2,10 +2,10 @@
  * The engine's counters and time samples, always on (the types users see
  * are in lib/stats.ts).
  *
- * Cheap by construction: a counter is one increment, a time sample two
- * stores into fixed ring buffers and a bucket count; `stats()` reads the
- * distribution of the last WINDOW samples (so a long-lived pool reports
- * recent behaviour, in bounded memory) without sorting them.
+ * Cheap by construction: a counter is one increment, a time sample one
+ * store into a fixed ring buffer; `stats()` reads the distribution of the
+ * last WINDOW samples (so a long-lived pool reports recent behaviour, in
+ * bounded memory) without sorting them.
  */
 
 import type { Distribution, TaskCounters } from '../stats.js';
@@ -44,6 +44,11 @@ function bucketOf(ms: number): number {
  * The last WINDOW samples, and how many of them fall in each bucket.
  * Percentiles are exact: the counts find the bucket that holds the wanted
  * rank, and only that bucket's samples are sorted (a handful, usually).
+ *
+ * `add` only stores the sample: it runs twice per task, on the engine's
+ * hottest path, while `summary` runs when someone calls `stats()`. The
+ * bucket counts catch up there, with the samples added since the last
+ * summary (at most WINDOW of them: older ones have left the window).
  */
 export class Samples {
   readonly #ring = new Float64Array(WINDOW);
@@ -52,22 +57,44 @@ export class Samples {
   /** The samples of one bucket, sorted to pick a rank among them. */
   readonly #scratch = new Float64Array(WINDOW);
   #total = 0;
+  /** `#total` when the bucket counts were last brought up to date. */
+  #counted = 0;
   /** The last summary, valid while no sample was added. */
   #cached: Distribution | undefined;
 
   add(ms: number): void {
-    const at = this.#total % WINDOW;
-    const bucket = bucketOf(ms);
-    if (this.#total >= WINDOW) this.#counts[this.#ringBucket[at]!]!--;
-    this.#counts[bucket]!++;
-    this.#ring[at] = ms;
-    this.#ringBucket[at] = bucket;
+    this.#ring[this.#total % WINDOW] = ms;
     this.#total++;
     this.#cached = undefined;
   }
 
+  /** Brings the bucket counts up to the samples in the window now. */
+  #count(): void {
+    const total = this.#total;
+    const counts = this.#counts;
+    const ring = this.#ring;
+    const ringBucket = this.#ringBucket;
+    let from = this.#counted;
+    // Every sample counted so far has left the window: count it afresh.
+    const afresh = total - from >= WINDOW;
+    if (afresh) {
+      counts.fill(0);
+      from = total - WINDOW;
+    }
+    for (let n = from; n < total; n++) {
+      const at = n % WINDOW;
+      // Otherwise sample n replaces sample n - WINDOW, which was counted.
+      if (!afresh && n >= WINDOW) counts[ringBucket[at]!]!--;
+      const bucket = bucketOf(ring[at]!);
+      counts[bucket]!++;
+      ringBucket[at] = bucket;
+    }
+    this.#counted = total;
+  }
+
   summary(): Distribution {
     if (this.#cached !== undefined) return { ...this.#cached };
+    if (this.#counted !== this.#total) this.#count();
     const count = Math.min(this.#total, WINDOW);
     if (count === 0) return { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 };
     const ring = this.#ring;
