@@ -23,7 +23,7 @@ import {
 import { type Context, setExecutorFactory } from './context.js';
 import { FunctionCache } from './functions.js';
 import { abortReason, type InvokeHooks, invoke, mayTakeLong, type TaskMessage } from './invoke.js';
-import { NestedHub } from './nested-executor.js';
+import { NestedHub } from './nested-hub.js';
 import { Outbox, type WorkerChannel } from './outbox.js';
 import { OutputGuard } from './output-guard.js';
 import { copyLikeThreads, sendable } from './sendable.js';
@@ -32,7 +32,7 @@ export class WorkerRuntime {
   readonly #channel: WorkerChannel;
   readonly #outbox: Outbox;
   readonly #fns = new FunctionCache();
-  /** Nested submission: `currentTask().executor`, parking (nested-executor.ts). */
+  /** Nested submission: `currentTask().executor`, parking (nested-hub.ts). */
   readonly #nested: NestedHub;
   /** The line: messages not yet run, from `#lineHead` on. */
   #line: Array<TaskMessage | InitMessage> = [];
