@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ProcessPoolExecutor, TaskTimeoutError } from '../lib/index.js';
-import { isAlive } from '../tools/processes.js';
+import { childPids, isAlive } from '../tools/processes.js';
 import { rejectionOf } from './support/futures.js';
 import { tempDir, waitUntil } from './support/handshake.js';
 
@@ -25,8 +25,14 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startParent(mode: string, dir: string, detached = false, program = PARENT): Run {
-  const child = spawn(process.execPath, [program.pathname, mode, dir, ENTRY], {
+function startParent(
+  mode: string,
+  dir: string,
+  detached = false,
+  program = PARENT,
+  workers = 2,
+): Run {
+  const child = spawn(process.execPath, [program.pathname, mode, dir, ENTRY, String(workers)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached,
   });
@@ -62,6 +68,17 @@ async function expectAllGone(pids: number[]): Promise<number> {
     15_000,
   );
   return Date.now() - started;
+}
+
+/** The reaper (lib/transport/reaper.ts) among the children of `parent`, found by its name in its command line. */
+function reaperOf(parent: number): number | undefined {
+  return childPids(parent).find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('concurrent-futures-reaper');
+    } catch {
+      return false;
+    }
+  });
 }
 
 describe('no orphan workers', function () {
@@ -110,6 +127,39 @@ describe('no orphan workers', function () {
       }
     });
   }
+
+  it('spinning workers still die with the parent after their reaper process was killed', async function () {
+    if (!existsSync('/proc')) this.skip();
+    const run = startParent('spin', dir.path);
+    const pids = await readyPids(run, dir.path);
+    const parent = run.child.pid!;
+    let first: number | undefined;
+    await waitUntil(() => {
+      first = reaperOf(parent);
+      return first !== undefined;
+    }, 'the reaper to start');
+    process.kill(first!, 'SIGKILL');
+    // The parent starts another one with the live workers.
+    let second: number | undefined;
+    await waitUntil(() => {
+      second = reaperOf(parent);
+      return second !== undefined && second !== first;
+    }, 'a new reaper');
+    run.child.kill('SIGKILL');
+    await run.exited;
+    await expectAllGone(pids);
+    await waitUntil(() => !isAlive(second!), 'the reaper to end');
+  });
+
+  it('a pool of many spinning workers leaves none behind when the parent is killed with SIGKILL', async () => {
+    const run = startParent('spin', dir.path, false, PARENT, 6);
+    const pids = await readyPids(run, dir.path);
+    expect(pids).to.have.length(6);
+    for (const pid of pids) expect(isAlive(pid)).to.equal(true);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    await expectAllGone(pids);
+  });
 
   it('a worker killed for its time limit takes the processes its task started with it, also one in a group of its own', async () => {
     const pool = new ProcessPoolExecutor({ maxWorkers: 1, cancelGrace: 100 });

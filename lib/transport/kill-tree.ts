@@ -8,9 +8,9 @@
  * worker (`/proc` on Linux, `ps` elsewhere) while the worker still lives:
  * once it is dead its children belong to init and cannot be told apart.
  *
- * `killTree` is self-contained (no imports, no outer names): the worker's
- * watchdog thread runs its source text, and it must work there as it does
- * in the worker's main thread and in the parent.
+ * `killTree` is self-contained (no imports, no outer names): the reaper
+ * (reaper.ts) runs its source text in a Node of its own once the parent is
+ * dead, and it must work there as it does in the worker and in the parent.
  */
 
 /**

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { type EngineMessage, isPoolMessage } from '../wire/protocol.js';
 import { inheritedExecArgv, refuseAccidentalPool, workerEnv } from './exec-argv.js';
 import { killTree } from './kill-tree.js';
+import { forgetWorker, reapOnParentDeath, stopReaper } from './reaper.js';
 import {
   type ExitInfo,
   type SpawnOptions,
@@ -38,6 +39,7 @@ function installExitHook(): void {
   // work is possible there, and kill() is synchronous.
   process.on('exit', () => {
     for (const child of live) killGroup(child, 'SIGKILL');
+    stopReaper();
   });
 }
 
@@ -130,6 +132,9 @@ export const processTransport: Transport = {
     });
     installExitHook();
     live.add(child);
+    // Spinning workers and what their tasks started die if this process is
+    // killed (reaper.ts); the IPC channel's close covers the others.
+    if (child.pid !== undefined) reapOnParentDeath(child.pid);
     const tail = new TailBuffer();
     let spawnError: Error | undefined;
     // Streams whose end must be seen before the exit is reported.
@@ -186,6 +191,7 @@ export const processTransport: Transport = {
         } catch {
           // Nothing left in the group.
         }
+        forgetWorker(child.pid);
       }
       const report = (): void => {
         const info: ExitInfo = {

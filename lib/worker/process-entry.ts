@@ -1,8 +1,10 @@
 /**
  * Entry of a ProcessPoolExecutor worker process (started with
  * `child_process.fork`). It connects the worker runtime to the IPC channel,
- * reports errors that escape task code before dying of them, and makes sure
- * the process never outlives its parent.
+ * reports errors that escape task code before dying of them, and ends the
+ * process when the IPC channel closes (the parent went away). A worker that
+ * cannot see that (its task spins in `while (true) {}`) is killed by the
+ * parent's reaper (transport/reaper.ts), or on Windows by a watchdog thread.
  */
 import { Worker } from 'node:worker_threads';
 import { markWorkerEntryStarted } from '../transport/exec-argv.js';
@@ -15,9 +17,10 @@ import { WorkerRuntime } from './runtime.js';
 markWorkerEntryStarted();
 
 /**
- * How often the watchdog thread checks that the parent is still there (ms).
- * It runs on its own thread, so it works while task code blocks the main
- * thread (`while (true) {}`); the IPC 'disconnect' event covers the rest.
+ * Windows only (no /bin/sh for the parent's reaper): how often the watchdog
+ * thread checks that the parent is still there (ms). It runs on its own
+ * thread, so it works while task code blocks the main thread
+ * (`while (true) {}`); the IPC 'disconnect' event covers the rest.
  */
 const WATCHDOG_INTERVAL_MS = 200;
 
@@ -28,8 +31,6 @@ if (send === undefined) {
   );
   process.exit(2);
 }
-
-const parentPid = process.ppid;
 
 const runtime = new WorkerRuntime({
   // The callback fires once the message is written (on a later tick when
@@ -66,9 +67,11 @@ reportFatalErrors({
   toStderr: true,
 });
 
-startWatchdog();
+// Elsewhere the parent's reaper does this, at no cost to each worker's start
+// (a thread is a whole Node isolate: 32-40 ms of CPU).
+if (process.platform === 'win32') startWatchdog(process.ppid);
 
-function startWatchdog(): void {
+function startWatchdog(parentPid: number): void {
   // The parent is gone and the main thread does not react (a task spins in
   // \`while (true) {}\`): kill this process with everything task code started.
   const code = `

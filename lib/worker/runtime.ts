@@ -25,7 +25,7 @@ import { type Context, setExecutorFactory } from './context.js';
 import { Explorers } from './explorer.js';
 import { FunctionCache } from './functions.js';
 import { abortReason, type InvokeHooks, invoke, mayTakeLong, type TaskMessage } from './invoke.js';
-import { NestedHub } from './nested-executor.js';
+import { NestedHub } from './nested-hub.js';
 import { Outbox, type WorkerChannel } from './outbox.js';
 import { OutputGuard } from './output-guard.js';
 import { copyLikeThreads, sendable } from './sendable.js';
@@ -35,7 +35,7 @@ export class WorkerRuntime {
   readonly #outbox: Outbox;
   readonly #fns = new FunctionCache();
   readonly #explorers: Explorers;
-  /** Nested submission: `currentTask().executor`, parking (nested-executor.ts). */
+  /** Nested submission: `currentTask().executor`, parking (nested-hub.ts). */
   readonly #nested: NestedHub;
   /** The line: messages not yet run, from `#lineHead` on. */
   #line: Array<TaskMessage | InitMessage> = [];

@@ -1,0 +1,134 @@
+/**
+ * The reaper: one small process, alive while worker processes are, that
+ * kills every worker with everything its tasks started when the parent
+ * dies in a way that runs no code of ours (SIGKILL, a crash, an uncaught
+ * signal).
+ *
+ * Why a process: a worker whose task spins in `while (true) {}` never sees
+ * its IPC channel close, and nothing in the parent runs after SIGKILL. It
+ * used to be a watchdog thread in each worker, which cost every worker
+ * 32-40 ms of CPU at start (a whole Node isolate) on the cores the workers
+ * boot on. The reaper is `/bin/sh` reading a pipe from the parent: `+ pid`
+ * when a worker starts, `- pid` when it exits, `q` when no worker is left
+ * (it exits). The kernel closes that pipe when the parent dies, however it
+ * dies; only then does the reaper start Node, to walk and kill each live
+ * worker's process tree (kill-tree.ts). So it costs one `sh` per pool start,
+ * a millisecond, and Node only on the parent's death.
+ *
+ * It leads a process group of its own and ignores SIGINT, SIGTERM and
+ * SIGHUP: a terminal's Ctrl-C or a kill of the parent's group must not take
+ * it with the parent. If it dies anyway (SIGKILL), the parent starts another
+ * one with the live workers. Without `/bin/sh` (Windows) there is no reaper:
+ * the workers' IPC 'disconnect' event is all there is.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { killTree } from './kill-tree.js';
+
+const SHELL = '/bin/sh';
+
+/**
+ * The name the reaper shows in its command line (`$0` of the script), so
+ * that tools and tests can find it.
+ */
+export const REAPER_NAME = 'concurrent-futures-reaper';
+
+/**
+ * Reads `+ pid` / `- pid` lines until `q` (exit) or the end of input (the
+ * parent died): then runs Node with the live pids. Removal is by parameter
+ * expansion, no subshell per line. `set -f`: no globbing of what is read.
+ */
+const SCRIPT = `set -f
+trap '' INT TERM HUP
+live=' '
+while read -r op pid; do
+  case $op in
+    +) live="$live$pid " ;;
+    -) case $live in *" $pid "*) live="\${live%% $pid *} \${live#* $pid }" ;; esac ;;
+    q) exit 0 ;;
+  esac
+done
+exec "$1" -e "$2" $live`;
+
+/** What Node runs once the parent is gone: kill each worker's tree. */
+const REAP = `const killTree = ${killTree.toString()};
+for (const pid of process.argv.slice(1)) killTree(Number(pid), 'SIGKILL');`;
+
+let reaper: ChildProcess | undefined;
+const workers = new Set<number>();
+let available = process.platform !== 'win32' && existsSync(SHELL);
+
+function write(line: string): void {
+  const stdin = reaper?.stdin;
+  if (stdin == null || stdin.destroyed) return;
+  stdin.write(line);
+}
+
+function start(): void {
+  if (!available) return;
+  let child: ChildProcess;
+  try {
+    child = spawn(SHELL, ['-c', SCRIPT, REAPER_NAME, process.execPath, REAP], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+      // Nothing from the parent's environment (NODE_OPTIONS loaders) in the Node it may start.
+      env: {},
+    });
+  } catch {
+    available = false;
+    return;
+  }
+  reaper = child;
+  // The reaper must never keep the parent alive, nor crash it.
+  child.unref();
+  child.stdin?.on('error', () => {});
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  child.on('error', () => {
+    // Could not start (EAGAIN, EMFILE): the 'exit' handler below decides.
+  });
+  child.once('exit', () => {
+    if (reaper !== child) return;
+    reaper = undefined;
+    // Killed while workers live: they need another one.
+    if (workers.size > 0 && child.pid !== undefined) start();
+  });
+  if (child.pid === undefined) {
+    reaper = undefined;
+    return;
+  }
+  for (const pid of workers) write(`+ ${pid}\n`);
+}
+
+/** A worker process started: the reaper kills it if the parent dies. */
+export function reapOnParentDeath(pid: number): void {
+  workers.add(pid);
+  if (reaper === undefined) start();
+  else write(`+ ${pid}\n`);
+}
+
+/** A worker process exited: its pid is nobody's to kill any more. */
+export function forgetWorker(pid: number): void {
+  if (!workers.delete(pid)) return;
+  write(`- ${pid}\n`);
+  if (workers.size > 0) return;
+  // No worker left: the reaper ends; the next worker starts another one.
+  const ending = reaper;
+  reaper = undefined;
+  ending?.stdin?.end('q\n');
+}
+
+/**
+ * The parent exits and kills its workers itself: the reaper has nothing to
+ * do. Synchronous (for the 'exit' event).
+ */
+export function stopReaper(): void {
+  const ending = reaper;
+  reaper = undefined;
+  workers.clear();
+  ending?.kill('SIGKILL');
+}
+
+/** The reaper's pid, if one runs (for tests). @internal */
+export function reaperPid(): number | undefined {
+  return reaper?.pid;
+}
