@@ -151,6 +151,24 @@ describe('no orphan workers', function () {
     await waitUntil(() => !isAlive(second!), 'the reaper to end');
   });
 
+  it('a finished shutdown() leaves no process behind, the reaper included', async function () {
+    if (!existsSync('/proc')) this.skip();
+    // Several rounds: the reaper used to end after shutdown() had resolved
+    // (it reads its "quit" line asynchronously), so a check right after
+    // could see it; one round did not always show it.
+    for (let round = 0; round < 5; round++) {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 2 });
+      try {
+        const pids = await Promise.all([0, 1].map(() => pool.submit(() => process.pid).result()));
+        expect(reaperOf(process.pid), 'a reaper while workers live').to.be.a('number');
+        expect(pids.every((pid) => isAlive(pid))).to.equal(true);
+      } finally {
+        await pool.shutdown();
+      }
+      expect(childPids(process.pid), `round ${round}`).to.deep.equal([]);
+    }
+  });
+
   it('a pool of many spinning workers leaves none behind when the parent is killed with SIGKILL', async () => {
     const run = startParent('spin', dir.path, false, PARENT, 6);
     const pids = await readyPids(run, dir.path);

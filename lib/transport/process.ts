@@ -185,15 +185,16 @@ export const processTransport: Transport = {
       exited = true;
       live.delete(child);
       // Whatever task code started in the worker's group must not outlive it.
+      let reaperEnding: Promise<void> | undefined;
       if (child.pid !== undefined) {
         try {
           process.kill(-child.pid, 'SIGKILL');
         } catch {
           // Nothing left in the group.
         }
-        forgetWorker(child.pid);
+        reaperEnding = forgetWorker(child.pid);
       }
-      const report = (): void => {
+      const reportNow = (): void => {
         const info: ExitInfo = {
           exitCode,
           signal,
@@ -202,6 +203,14 @@ export const processTransport: Transport = {
         };
         events.exit(info);
       };
+      // The last worker's exit ends the reaper: reported once it is gone
+      // (reaper.ts bounds that wait).
+      const report =
+        reaperEnding === undefined
+          ? reportNow
+          : (): void => {
+              void reaperEnding.then(reportNow);
+            };
       if (open.size === 0) {
         report();
         return;

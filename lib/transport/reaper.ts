@@ -106,15 +106,43 @@ export function reapOnParentDeath(pid: number): void {
   else write(`+ ${pid}\n`);
 }
 
-/** A worker process exited: its pid is nobody's to kill any more. */
-export function forgetWorker(pid: number): void {
-  if (!workers.delete(pid)) return;
+/**
+ * How long an ending reaper may take to read `q` and exit before it is
+ * killed (it is a shell reading a pipe: normally a millisecond).
+ */
+const END_GRACE_MS = 1000;
+
+/**
+ * A worker process exited: its pid is nobody's to kill any more. When it
+ * was the last one, the reaper ends, and the promise returned settles once
+ * it has exited: the worker's exit is reported only then, so that a
+ * finished `shutdown()` leaves no process of ours behind, the reaper
+ * included.
+ */
+export function forgetWorker(pid: number): Promise<void> | undefined {
+  if (!workers.delete(pid)) return undefined;
   write(`- ${pid}\n`);
-  if (workers.size > 0) return;
+  if (workers.size > 0) return undefined;
   // No worker left: the reaper ends; the next worker starts another one.
   const ending = reaper;
   reaper = undefined;
-  ending?.stdin?.end('q\n');
+  if (ending === undefined) return undefined;
+  return new Promise<void>((resolve) => {
+    if (ending.exitCode !== null || ending.signalCode !== null) {
+      resolve();
+      return;
+    }
+    // Referenced while it ends: the caller reports the worker's exit only
+    // after this, and an unref'd child's exit would never be seen.
+    ending.ref();
+    const timer = setTimeout(() => ending.kill('SIGKILL'), END_GRACE_MS);
+    ending.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (ending.stdin == null || ending.stdin.destroyed) ending.kill('SIGKILL');
+    else ending.stdin.end('q\n');
+  });
 }
 
 /**
