@@ -688,6 +688,51 @@ for (const { name, kind, make } of EXECUTORS) {
           );
         });
 
+        it('keeps every number exact through chunks of numbers (they travel packed), and mixed chunks as they are', async () => {
+          const ex = shared;
+          const odd = [
+            -0,
+            0,
+            Number.NaN,
+            Infinity,
+            -Infinity,
+            Number.MAX_VALUE,
+            Number.MIN_VALUE,
+            2 ** 53 + 2,
+          ];
+          const numbers = Array.from({ length: 100 }, (_, i) =>
+            i < odd.length ? odd[i]! : i * 1.5 - 7,
+          );
+          // Each item arrives as a number, and comes back as the number returned.
+          const seen = await ex.map(
+            (x: number) => [typeof x, Object.is(x, -0) ? '-0' : String(x)],
+            numbers,
+            { chunksize: 40 },
+          );
+          expect(seen).to.deep.equal(
+            numbers.map((x) => ['number', Object.is(x, -0) ? '-0' : String(x)]),
+          );
+          const same = await ex.map((x: number) => x, numbers, { chunksize: 40 });
+          expect(same).to.have.length(numbers.length);
+          numbers.forEach((x, i) =>
+            expect(Object.is(same[i], x), `item ${i}: ${x}`).to.equal(true),
+          );
+          // A chunk with one string among numbers, and results that are
+          // numbers except one: neither is packed, nothing changes type.
+          const mixed: unknown[] = numbers.slice(0, 40);
+          mixed[17] = '17';
+          expect(await ex.map((x: unknown) => typeof x, mixed, { chunksize: 40 })).to.deep.equal(
+            mixed.map((x) => typeof x),
+          );
+          expect(
+            await ex.map((x: number) => (x === 11 ? 'eleven' : x * 2), numbers.slice(8), {
+              chunksize: 50,
+            }),
+          ).to.deep.equal(numbers.slice(8).map((x) => (x === 11 ? 'eleven' : x * 2)));
+          // The results are a plain array, as always.
+          expect(Array.isArray(same)).to.equal(true);
+        });
+
         it('consumes a generator and streams the results in order through for await', async () => {
           const ex = shared;
           function* numbers(): Generator<number> {

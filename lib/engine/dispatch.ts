@@ -8,6 +8,7 @@
  * per worker; later tasks name it by id.
  */
 import type { TransferListItem } from 'node:worker_threads';
+import { packNumbers } from '../wire/chunk-outcome.js';
 import type { FnRef } from '../wire/protocol.js';
 import {
   PROTOCOL_TAG,
@@ -106,7 +107,8 @@ function pushTask(fields: unknown[], task: TaskRecord, fn: number | FnRef): void
   let flags = task.kind === 'chunk' ? TASK_CHUNK : task.kind === 'explore' ? TASK_EXPLORE : 0;
   if (task.timeout !== undefined) flags |= TASK_TIMED;
   if (task.reportAlone) flags |= TASK_REPORT_ALONE;
-  fields.push(task.id, fn, task.payload, flags);
+  // A map's chunk of numbers travels packed (wire/chunk-outcome.ts).
+  fields.push(task.id, fn, task.kind === 'chunk' ? packNumbers(task.payload) : task.payload, flags);
 }
 
 /** Records that `batch` was sent to `slot`. */

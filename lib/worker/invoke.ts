@@ -6,7 +6,7 @@
  */
 import { isThenable } from '../describe.js';
 import { CancelledError, TaskTimeoutError } from '../errors.js';
-import { type EncodedChunkOutcome, failedChunk } from '../wire/chunk-outcome.js';
+import { type EncodedChunkOutcome, failedChunk, packNumbers } from '../wire/chunk-outcome.js';
 import { type FnRef, LONG_TASK_MS, TASK_CHUNK, TASK_EXPLORE } from '../wire/protocol.js';
 import { Context, type ProgressSender } from './context.js';
 import { type FunctionCache, type Resolved, withHint } from './functions.js';
@@ -166,7 +166,7 @@ function timed(resolved: Resolved, started: number): number {
  */
 function runChunk(
   resolved: Resolved,
-  items: unknown[],
+  items: ArrayLike<unknown>,
   context: Context,
 ): EncodedChunkOutcome | Promise<EncodedChunkOutcome> {
   const values: unknown[] = [];
@@ -175,6 +175,11 @@ function runChunk(
     let thenable: boolean;
     try {
       value = resolved.fn(items[i]);
+      // A number is the common map result: nothing to look at.
+      if (typeof value === 'number') {
+        values.push(value);
+        continue;
+      }
       thenable = isThenable(value);
     } catch (error) {
       return failedChunk(values, withHint(error, resolved));
@@ -186,12 +191,12 @@ function runChunk(
     if (!safe.ok) return failedChunk(values, safe.error);
     values.push(safe.value);
   }
-  return { values, failed: false };
+  return { values: packNumbers(values), failed: false };
 }
 
 async function finishChunkAsync(
   resolved: Resolved,
-  items: unknown[],
+  items: ArrayLike<unknown>,
   from: number,
   first: PromiseLike<unknown>,
   values: unknown[],
@@ -209,7 +214,7 @@ async function finishChunkAsync(
     if (!safe.ok) return failedChunk(values, safe.error);
     values.push(safe.value);
   }
-  return { values, failed: false };
+  return { values: packNumbers(values), failed: false };
 }
 
 /** What `currentTask().signal.reason` becomes when the parent stops a task. */
