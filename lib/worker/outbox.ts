@@ -133,7 +133,10 @@ export class Outbox {
     this.#results = [];
     this.#resultsTransfer = undefined;
     const message: WorkerMessage = { cf: PROTOCOL_TAG, k: 'results', done };
-    if (performance.now() - this.#usageAt >= USAGE_INTERVAL_MS) message.u = this.usage();
+    if (performance.now() - this.#usageAt >= USAGE_INTERVAL_MS) {
+      message.u = this.usage();
+      this.startClock();
+    }
     try {
       this.#track(this.#channel.send(message, transfer));
     } catch {
@@ -179,8 +182,15 @@ export class Outbox {
   }
 
   /** The worker's resources now. */
-  usage(): Usage {
+  /**
+   * Starts the clock of the usage interval. Apart from usage(): 'ready'
+   * carries the usage before the clock is loaded (see WorkerRuntime).
+   */
+  startClock(): void {
     this.#usageAt = performance.now();
+  }
+
+  usage(): Usage {
     if (this.#channel.thread) return [-1, process.memoryUsage().heapUsed, -1];
     const cpu = process.cpuUsage();
     return [

@@ -6,7 +6,6 @@
  * cannot see that (its task spins in `while (true) {}`) is killed by the
  * parent's reaper (transport/reaper.ts), or on Windows by a watchdog thread.
  */
-import { Worker } from 'node:worker_threads';
 import { markWorkerEntryStarted } from '../transport/exec-argv.js';
 import { killTree } from '../transport/kill-tree.js';
 import { flushOnExit, reportFatalErrors } from './fatal.js';
@@ -84,6 +83,10 @@ function startWatchdog(parentPid: number): void {
     setInterval(check, workerData.interval);
   `;
   try {
+    // Loaded here only: node:worker_threads costs every other worker's start ~2.5 ms.
+    const { Worker } = process.getBuiltinModule(
+      'node:worker_threads',
+    ) as typeof import('node:worker_threads');
     const watchdog = new Worker(code, {
       eval: true,
       workerData: { parent: parentPid, self: process.pid, interval: WATCHDOG_INTERVAL_MS },

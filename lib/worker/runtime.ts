@@ -121,6 +121,7 @@ export class WorkerRuntime {
         // Before any task code runs, so that it sees the streams' own methods.
         this.#guard ??= new OutputGuard(
           msg.markers === undefined ? undefined : this.#channel.mark?.bind(this.#channel),
+          msg.markers === undefined,
         );
         this.#line.push(msg);
         break;
@@ -259,6 +260,10 @@ export class WorkerRuntime {
       return;
     }
     this.#outbox.send({ cf: PROTOCOL_TAG, k: 'ready', u: this.#outbox.usage() });
+    // While the parent's first batch is on its way, load what every task
+    // needs and nothing before 'ready' did: Node loads the clock behind
+    // performance.now() on its first call (~1 ms).
+    this.#outbox.startClock();
   }
 
   #start(context: Context): void {
