@@ -40,16 +40,44 @@ export class ArraySource<T> implements Iterator<T> {
   }
 }
 
-/** Joins chunk results into one array with the engine's bulk copy, not a loop per item. */
-export function flatten<R>(chunks: R[][]): R[] {
-  if (chunks.length === 1) return chunks[0]!;
-  let out: R[] = [];
-  // concat takes its chunks as arguments: a bounded number per call.
-  for (let i = 0; i < chunks.length; i += 4096) {
-    out = out.concat(...chunks.slice(i, i + 4096));
+/**
+ * Joins chunk results into one plain array. Plain arrays are joined with
+ * the engine's bulk copy, not a loop per item; when some chunks are packed
+ * numbers (Float64Array, wire/chunk-outcome.ts), the result is filled in
+ * one pass instead, which is also the only time those numbers become heap
+ * values.
+ */
+export function flatten<R>(chunks: ArrayLike<R>[]): R[] {
+  let plain = true;
+  let total = 0;
+  for (const chunk of chunks) {
+    if (!Array.isArray(chunk)) plain = false;
+    total += chunk.length;
+  }
+  if (plain) {
+    const arrays = chunks as R[][];
+    if (arrays.length === 1) return arrays[0]!;
+    let out: R[] = [];
+    // concat takes its chunks as arguments: a bounded number per call.
+    for (let i = 0; i < arrays.length; i += 4096) {
+      out = out.concat(...arrays.slice(i, i + 4096));
+    }
+    return out;
+  }
+  // Preallocated while V8 still gives such an array fast elements (past
+  // ~32M it would be a dictionary); beyond, grown by push.
+  const out: R[] = total <= PREALLOCATE_AT_MOST ? new Array<R>(total) : [];
+  let at = 0;
+  for (const chunk of chunks) {
+    const n = chunk.length;
+    if (total <= PREALLOCATE_AT_MOST) for (let i = 0; i < n; i++) out[at++] = chunk[i]!;
+    else for (let i = 0; i < n; i++) out.push(chunk[i]!);
   }
   return out;
 }
+
+/** The longest result `flatten` preallocates. */
+const PREALLOCATE_AT_MOST = 1 << 24;
 
 /** Opens `iterable` for reading; throws ArgumentTypeError for anything else. */
 export function openSource<T>(iterable: Iterable<T> | AsyncIterable<T>): Source<T> {

@@ -39,7 +39,8 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
   #cutoff = Number.POSITIVE_INFINITY;
   #cancelling = false;
   /** Values of the head chunk not yet handed out. */
-  #ready: R[] = [];
+  /** Values ready to hand out (a chunk's: maybe packed numbers, wire/chunk-outcome.ts). */
+  #ready: ArrayLike<R> = [];
   #readyIndex = 0;
   /** A failure to raise once the values already received are handed out. */
   #pendingFailure: { error: unknown } | undefined;
@@ -165,9 +166,13 @@ export class MapRun<T, R> implements AsyncIterableIterator<R>, PromiseLike<R[]> 
       this.#iterated = true;
       // Whole chunks at a time: no promise, and no JavaScript step, per item.
       this.#collecting = (async () => {
-        const chunks: R[][] = [];
+        const chunks: ArrayLike<R>[] = [];
         while (await this.#refill()) {
-          chunks.push(this.#readyIndex === 0 ? this.#ready : this.#ready.slice(this.#readyIndex));
+          chunks.push(
+            this.#readyIndex === 0
+              ? this.#ready
+              : Array.prototype.slice.call(this.#ready, this.#readyIndex),
+          );
         }
         return flatten(chunks);
       })();

@@ -4,6 +4,7 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import { expect } from 'chai';
+import { flatten } from '../lib/map-input.js';
 import { decodeChunkOutcome, packNumbers, unpackNumbers } from '../lib/wire/chunk-outcome.js';
 
 describe('chunk outcome encoding', () => {
@@ -32,8 +33,17 @@ describe('chunk outcome encoding', () => {
     expect(unpackNumbers(short)).to.equal(short);
   });
 
-  it('decodes a packed outcome to plain values', () => {
+  it('keeps a packed outcome packed until the map joins it, then gives one plain array', () => {
     const outcome = decodeChunkOutcome({ values: new Float64Array([1, 2, 3]), failed: false });
-    expect(outcome).to.deep.equal({ values: [1, 2, 3], failed: false });
+    expect(outcome.values).to.be.instanceOf(Float64Array);
+    const joined = flatten<unknown>([outcome.values, ['four', 5], new Float64Array([-0, 7])]);
+    expect(Array.isArray(joined)).to.equal(true);
+    expect(joined).to.deep.equal([1, 2, 3, 'four', 5, -0, 7]);
+    expect(Object.is(joined[5], -0)).to.equal(true);
+    // Plain chunks only: joined as before, a single one returned as it is.
+    const single = [1, 'two'];
+    expect(flatten([single])).to.equal(single);
+    expect(flatten([[1], [2, 3]])).to.deep.equal([1, 2, 3]);
+    expect(flatten([new Float64Array([1.5])])).to.deep.equal([1.5]);
   });
 });

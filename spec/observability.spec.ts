@@ -258,6 +258,13 @@ describe('Observability', function () {
           expect(chunks.map((c) => c.kind)).to.deep.equal(['map', 'map', 'map']);
           expect(chunks.map((c) => c.items).sort()).to.deep.equal([1, 2, 2]);
           expect(chunks.every((c) => c.future === undefined)).to.equal(true);
+          // A chunk of numbers travels packed; its event still holds a plain array.
+          finished.length = 0;
+          const many = Array.from({ length: 40 }, (_, i) => i);
+          await pool.map((x: number) => x + 0.5, many, { chunksize: 40 });
+          const [chunk] = finished.map((f) => f.payload as PoolEvents['taskFinished']);
+          expect(Array.isArray(chunk?.value)).to.equal(true);
+          expect(chunk?.value).to.deep.equal(many.map((x) => x + 0.5));
         } finally {
           await pool.shutdown();
         }

@@ -15,6 +15,7 @@ import {
 } from '../events.js';
 import type { Future } from '../future.js';
 import type { Distribution, TaskCounters } from '../stats.js';
+import { unpackNumbers } from '../wire/chunk-outcome.js';
 import { emptyCounters, Samples } from './samples.js';
 import type { TaskKind, TaskRecord } from './task-record.js';
 
@@ -72,7 +73,8 @@ export class Telemetry {
         future: futureOf(task),
         pid: task.worker?.workerId,
         parentId: task.nest?.parent.id,
-        value,
+        // A chunk's values as a plain array, however they travelled.
+        value: task.kind === 'chunk' ? unpackNumbers(value as ArrayLike<unknown>) : value,
         runTime: Math.max(0, ms),
         waitTime,
       });

@@ -21,7 +21,14 @@ import { decodeError, type EncodedError, encodeError, isEncodedCancelAll } from 
  * item that threw (then `failed` is set and `error` holds what it threw).
  */
 export interface ChunkOutcome<R> {
-  values: R[];
+  /**
+   * A plain array, or the Float64Array the numbers came in: kept packed
+   * until the map hands them out, because a million numbers in one
+   * Float64Array per chunk cost the garbage collector nothing to keep
+   * (their bytes live outside the heap), while the same numbers in plain
+   * arrays are copied at every young collection until the map ends.
+   */
+  values: ArrayLike<R>;
   failed: boolean;
   error?: unknown;
 }
@@ -71,12 +78,9 @@ export function unpackNumbers(values: ArrayLike<unknown>): unknown[] {
   return out;
 }
 
-/** Parent side: the outcome with its error rebuilt and its numbers unpacked. Never throws. */
+/** Parent side: the outcome with its error rebuilt (numbers stay packed). Never throws. */
 export function decodeChunkOutcome(encoded: EncodedChunkOutcome): ChunkOutcome<unknown> {
-  const outcome: ChunkOutcome<unknown> = {
-    values: unpackNumbers(encoded.values),
-    failed: encoded.failed,
-  };
+  const outcome: ChunkOutcome<unknown> = { values: encoded.values, failed: encoded.failed };
   if (encoded.failed && encoded.error !== undefined) outcome.error = decodeError(encoded.error);
   return outcome;
 }
