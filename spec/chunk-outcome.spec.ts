@@ -19,7 +19,8 @@ describe('chunk outcome encoding', () => {
     const back = unpackNumbers(deserialize(serialize(packed)) as Float64Array);
     expect(Array.isArray(back)).to.equal(true);
     expect(back).to.have.length(numbers.length);
-    numbers.forEach((x, i) => expect(Object.is(back[i], x), `item ${i}`).to.equal(true));
+    for (const [i, x] of numbers.entries())
+      expect(Object.is(back[i], x), `item ${i}`).to.equal(true);
   });
 
   it('leaves alone a chunk that holds anything but numbers, and short chunks', () => {

@@ -714,9 +714,9 @@ for (const { name, kind, make } of EXECUTORS) {
           );
           const same = await ex.map((x: number) => x, numbers, { chunksize: 40 });
           expect(same).to.have.length(numbers.length);
-          numbers.forEach((x, i) =>
-            expect(Object.is(same[i], x), `item ${i}: ${x}`).to.equal(true),
-          );
+          for (const [i, x] of numbers.entries()) {
+            expect(Object.is(same[i], x), `item ${i}: ${x}`).to.equal(true);
+          }
           // A chunk with one string among numbers, and results that are
           // numbers except one: neither is packed, nothing changes type.
           const mixed: unknown[] = numbers.slice(0, 40);
