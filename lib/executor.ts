@@ -2,14 +2,14 @@
  * The Executor interface and the options of its methods, and what every
  * executor shares whatever its transport: shutdown state and `map` (built
  * on a chunk primitive each executor provides). The defaults and checks of
- * those options are in options.ts.
+ * those options are in options/.
  */
 import { types } from 'node:util';
 import { ExecutorShutdownError } from './errors.js';
 import type { Future } from './future.js';
 import { MapRun } from './map.js';
 import type { MapProgress } from './map-progress.js';
-import { checkMapOptions, checkShutdownOptions } from './options.js';
+import { checkMapOptions, checkShutdownOptions } from './options/index.js';
 import type { AnyFunction, TaskRef } from './task.js';
 import type { ChunkOutcome } from './wire/chunk-outcome.js';
 

@@ -67,7 +67,7 @@ export type {
   PoolSubmitOptions,
   ProcessPoolOptions,
   ThreadPoolOptions,
-} from './options.js';
+} from './options/index.js';
 export { PoolExecutor } from './pool-executor.js';
 export { ProcessPoolExecutor } from './process-pool.js';
 export type {

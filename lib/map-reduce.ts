@@ -9,7 +9,8 @@
 
 import { describeError } from './describe.js';
 import type { FnInfo, FunctionRegistry } from './engine/functions.js';
-import { Coordinator, type ExplorerOutcome } from './engine/map-reduce/coordinator.js';
+import { Coordinator } from './engine/map-reduce/coordinator.js';
+import type { ExplorerOutcome } from './engine/map-reduce/explorers.js';
 import { registerExplorer } from './engine/map-reduce/room.js';
 import { ArgumentTypeError } from './errors.js';
 import { Future } from './future.js';

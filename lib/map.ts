@@ -15,7 +15,7 @@ import type { ChunkRunner } from './executor.js';
 import type { Future } from './future.js';
 import { ArraySource, flatten, openSource, type Source, settled } from './map-input.js';
 import { MapProgressCounter } from './map-progress.js';
-import type { MapLimits } from './options.js';
+import type { MapLimits } from './options/index.js';
 import type { ChunkOutcome } from './wire/chunk-outcome.js';
 
 /** A chunk submitted and not yet handed to the consumer. */

@@ -2,7 +2,7 @@
  * What ProcessPoolExecutor and ThreadPoolExecutor share: the hand-over to
  * the engine (engine/scheduler.ts), events, statistics, `cancelAll`,
  * backpressure and piped output. The facades only check their options
- * (options.ts) and choose a transport.
+ * (options/) and choose a transport.
  */
 import { FunctionRegistry } from './engine/functions.js';
 import { Scheduler } from './engine/scheduler.js';
@@ -17,7 +17,7 @@ import {
   checkPoolSubmitOptions,
   DEFAULTS,
   type PoolSubmitOptions,
-} from './options.js';
+} from './options/index.js';
 import type { PoolStats } from './stats.js';
 import type { AnyFunction } from './task.js';
 import type { SpawnOptions, Transport } from './transport/transport.js';

@@ -2,7 +2,7 @@
  * ProcessPoolExecutor: tasks run in child processes. A task that crashes,
  * hangs or leaks takes only its own worker down.
  */
-import { checkCwd, checkPoolOptions, type ProcessPoolOptions } from './options.js';
+import { checkCwd, checkPoolOptions, type ProcessPoolOptions } from './options/index.js';
 import { PoolExecutor } from './pool-executor.js';
 import { processTransport } from './transport/process.js';
 

@@ -3,7 +3,7 @@
  * to start and to talk to than processes; a native crash still takes the
  * whole process down, so prefer ProcessPoolExecutor for untrusted code.
  */
-import { checkPoolOptions, checkResourceLimits, type ThreadPoolOptions } from './options.js';
+import { checkPoolOptions, checkResourceLimits, type ThreadPoolOptions } from './options/index.js';
 import { PoolExecutor } from './pool-executor.js';
 import { threadTransport } from './transport/thread.js';
 

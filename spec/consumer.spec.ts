@@ -491,7 +491,9 @@ describe('the packed package in a scratch project', function () {
           file.includes(`/node_modules/${pkg.name}/dist/lib/`),
         );
         expect(declarations, 'declaration files checked').to.include(
-          join(project, 'node_modules', pkg.name, 'dist/lib/options.d.ts').split('\\').join('/'),
+          join(project, 'node_modules', pkg.name, 'dist/lib/options/pool-options.d.ts')
+            .split('\\')
+            .join('/'),
         );
       }
     });

@@ -13,7 +13,11 @@ export { isCancelAll } from '../errors.js';
 export { reportListenerError } from '../events.js';
 export { ExecutorBase } from '../executor.js';
 export type { CancelBinding } from '../future-support.js';
-export { type CheckedSubmitOptions, checkPoolOptions, checkSubmitOptions } from '../options.js';
+export {
+  type CheckedSubmitOptions,
+  checkPoolOptions,
+  checkSubmitOptions,
+} from '../options/index.js';
 export {
   describeValue,
   rangeError,

@@ -15,7 +15,7 @@ import type { TaskRecord } from './task-record.js';
 import type { Telemetry } from './telemetry.js';
 import type { WorkerSlot } from './worker-slot.js';
 
-/** Engine settings, validated by the executor facades (options.ts). */
+/** Engine settings, validated by the executor facades (options/checks.ts). */
 export interface EngineOptions {
   transport: Transport;
   maxWorkers: number;

@@ -1,7 +1,7 @@
 /**
  * Nested submission, in the parent: tasks that task code submits through
  * `currentTask().executor` (docs/nested.md; the worker side is
- * worker/nested-executor.ts, the messages are in wire/protocol.ts).
+ * worker/nested-executor.ts, the messages are in wire/nested-messages.ts).
  *
  * A nested task is an ordinary task record with a link to its parent task;
  * it goes to the FRONT of the queue, so that a tree is explored depth-first

@@ -3,7 +3,8 @@
  * it accepts work, keeps the queue, runs the scheduling passes, and owns
  * shutdown and the broken state. What happens in a pass, and to a message
  * from a worker, is in the helpers around it, which see the engine only
- * through the `Engine` interface (context.ts):
+ * through the `Engine` interface (context.ts); what `stats()` reports is
+ * read by introspection.ts:
  *
  *   facade (pool-executor.ts)
  *     │ submit(fn, args)                                   ▲ future settles
@@ -32,12 +33,13 @@ import { describeError } from '../describe.js';
 import { BrokenExecutorError, ExecutorShutdownError, QueueFullError } from '../errors.js';
 import type { PoolEventHub } from '../events.js';
 import { Future } from '../future.js';
-import type { NestedStats, PoolCounts, PoolStats, WorkerStats } from '../stats.js';
+import type { PoolCounts, PoolStats } from '../stats.js';
 import { Backpressure } from './backpressure.js';
 import { cancelAll, cancelPending, cancelRunning } from './cancellation.js';
 import type { Engine, EngineOptions } from './context.js';
 import { dispatchAll } from './dispatch.js';
 import type { FnInfo } from './functions.js';
+import * as introspection from './introspection.js';
 import { detached, linkChild, Nesting, type NestLink, queueNested } from './nesting.js';
 import { failTask, outputComplete } from './outcomes.js';
 import { OutputRoom } from './output/room.js';
@@ -240,78 +242,19 @@ export class Scheduler implements Engine {
     return this.output?.piped?.stderr;
   }
 
+  /** Workers by state, tasks queued and running (introspection.ts). */
   counts(): PoolCounts {
-    let idle = 0;
-    let busy = 0;
-    let starting = 0;
-    let running = 0;
-    // Tasks sent ahead to a worker but not started count as queued.
-    let queued = this.queue.live;
-    for (const slot of this.workers) {
-      if (!slot.ready && slot.open) starting++;
-      else if (slot.tasks.length > 0 || slot.hasParked) busy++;
-      else if (slot.idle) idle++;
-      for (const task of slot.tasks) {
-        if (task.future.running()) running++;
-        else if (!task.future.done()) queued++;
-      }
-      // Tasks awaiting nested ones still run.
-      for (const task of slot.nest?.parked.values() ?? []) {
-        if (task.future.running()) running++;
-      }
-    }
-    return { workers: this.workers.size, idle, busy, starting, queued, running };
+    return introspection.counts(this);
   }
 
   /** Counts, counters, time distributions and per-worker figures. */
   stats(): PoolStats {
-    const now = performance.now();
-    const perWorker: WorkerStats[] = [];
-    for (const slot of this.workers) {
-      const usage = slot.usage;
-      perWorker.push({
-        pid: slot.workerId,
-        state: !slot.open
-          ? 'retiring'
-          : !slot.ready
-            ? 'starting'
-            : slot.tasks.length > 0 || slot.hasParked
-              ? 'busy'
-              : 'idle',
-        tasksCompleted: slot.completed,
-        rss: usage?.rss,
-        heapUsed: usage?.heapUsed,
-        cpuTime: usage?.cpuTime,
-        usageAge: usage === undefined ? undefined : now - usage.at,
-      });
-    }
-    return {
-      ...this.counts(),
-      ...this.telemetry.counters,
-      nested: this.#nestedStats(),
-      runTime: this.telemetry.runTime,
-      waitTime: this.telemetry.waitTime,
-      perWorker,
-    };
-  }
-
-  #nestedStats(): NestedStats {
-    const { nesting } = this;
-    let parked = 0;
-    for (const slot of this.workers) parked += slot.nest?.parked.size ?? 0;
-    return {
-      submitted: nesting.submitted,
-      refused: nesting.refused,
-      live: nesting.live,
-      peak: nesting.peak,
-      deepest: nesting.deepest,
-      parked,
-    };
+    return introspection.stats(this);
   }
 
   /** Process ids (thread ids) of the live workers. */
   workerIds(): number[] {
-    return [...this.workers].map((slot) => slot.workerId).filter((id) => id !== undefined);
+    return introspection.workerIds(this);
   }
 
   // ---------------------------------------------------------------------

@@ -22,7 +22,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { Future } from '../future.js';
 import type { CancelBinding } from '../future-support.js';
-import type { TaskSettings } from '../options.js';
+import type { TaskSettings } from '../options/index.js';
 import {
   cancelledWhilePending,
   cancelRunning,
@@ -42,8 +42,8 @@ import type { WorkerSlot } from './worker-slot.js';
  */
 export type TaskKind = 'run' | 'chunk' | 'explore';
 
-/** Per-submit settings (defined in options.ts, which the worker side may import). */
-export type { TaskSettings } from '../options.js';
+/** Per-submit settings (defined in options/checks.ts, which the worker side may import). */
+export type { TaskSettings } from '../options/index.js';
 
 export interface TaskRecord extends CancelBinding {
   readonly id: number;

@@ -45,6 +45,15 @@
  * sides of the channel.
  */
 import type { EncodedError } from './error-codec.js';
+import type { ExplorerParentMessage, ExplorerWorkerMessage } from './explorer-messages.js';
+import type { NestConfig, NestParentMessage, NestWorkerMessage } from './nested-messages.js';
+
+// Two blocks of messages live in files of their own: nested submission's
+// and map-reduce explorers'. They are part of the protocol all the same:
+// in its unions below, and re-exported, so every message is imported from
+// here.
+export * from './explorer-messages.js';
+export * from './nested-messages.js';
 
 /** The envelope tag: the package name and protocol version. */
 export const PROTOCOL_TAG = 'concurrent-futures/1';
@@ -247,164 +256,6 @@ export type WorkerMessage =
   | FatalMessage
   | OutputBrokenMessage
   | NestWorkerMessage;
-
-// ---------------------------------------------------------------------------
-// Nested submission: tasks submitting tasks (docs/nested.md,
-// engine/nesting.ts, worker/nested-executor.ts).
-//
-//   parent                                   worker (task P runs here)
-//   ──────                                   ──────
-//                               <───────────  nsubmit {subs: [P, sub, fn, payload, flags, timeout, ...]}
-//                               <───────────  park {id: P}  (P awaits: the worker moves on)
-//                               <───────────  ncancel {subs}  (task code cancelled nested futures)
-//   nsettled {done: [sub, state, value, ...]} ──>  settles P's nested futures
-//
-// `sub` is the worker's own number for a nested future; the parent keys
-// the child task by it, per worker.
-// ---------------------------------------------------------------------------
-
-/** Sent in the init message: limits task code must know to fail fast. */
-export interface NestConfig {
-  /** The executor's `maxNestedTasks`: a worker refuses more unsettled nested futures at once. */
-  maxTasks: number;
-  /** The executor's `maxWorkers`: the default `buffersize` of a nested `map`. */
-  maxWorkers: number;
-}
-
-/** Nested-submission flag: the payload is the items of a `map` chunk. */
-export const NEST_CHUNK = 1;
-/** Fields per entry in a NestSubmitMessage: parent id, sub, fn, payload, flags, timeout (-1: none). */
-export const NEST_SUBMIT_FIELDS = 6;
-/** Fields per entry in a NestSettledMessage: sub, state (NEST_OK...), value or EncodedError. */
-export const NEST_SETTLED_FIELDS = 3;
-/** A nested future's settlement: returned (value), threw (EncodedError), cancelled (EncodedError of the cause, or undefined). */
-export const NEST_OK = 1;
-export const NEST_FAILED = 0;
-export const NEST_CANCELLED = 2;
-
-/**
- * Task code submitted tasks. `fn` is the worker's own number for the
- * function: an FnRef (its `id` that number) the first time, the number
- * alone afterwards.
- */
-export interface NestSubmitMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'nsubmit';
-  subs: unknown[];
-}
-
-/** Task `id` awaits nested futures: the worker runs the next task of its line meanwhile. */
-export interface ParkMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'park';
-  id: number;
-}
-
-/** Task code cancelled these nested futures. */
-export interface NestCancelMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'ncancel';
-  subs: number[];
-}
-
-/** Nested tasks settled: NEST_SETTLED_FIELDS per entry. */
-export interface NestSettledMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'nsettled';
-  done: unknown[];
-}
-
-export type NestWorkerMessage = NestSubmitMessage | ParkMessage | NestCancelMessage;
-export type NestParentMessage = NestSettledMessage;
-
-// ---------------------------------------------------------------------------
-// Map-reduce explorers (engine/map-reduce/, worker/explorer.ts)
-// ---------------------------------------------------------------------------
-//
-// An explorer is a long-running task (flag TASK_EXPLORE) that explores part
-// of a forest from its own double-ended queue. The parent never sees
-// individual nodes except inside steal messages:
-//
-//   parent                                   explorer (task `id`)
-//   ──────                                   ────────
-//                               <───────────  mrIdle {id, nodes}  (started, or its queue ran dry)
-//   mrWork {id, nodes}          ───────────>  roots, or nodes stolen for it
-//   mrSteal {id, req}           ───────────>  gives the oldest half of its queue
-//                               <───────────  mrStolen {id, req, nodes, left}
-//                               <───────────  mrHasWork {id, size}  (once, after a refused steal)
-//   mrFinish {id, partials?}    ───────────>  returns its partial reduction (reduced
-//                                             with `partials` first, for the last one)
-
-/** Task flag: the task is a map-reduce explorer (payload: one ExplorerSpec). */
-export const TASK_EXPLORE = 8;
-
-/** What an explorer task carries: the functions besides `map` (its task function) and `init`. */
-export interface ExplorerSpec {
-  children: FnRef;
-  reduce: FnRef;
-  postProcess: FnRef | undefined;
-  init: unknown;
-}
-
-/** Nodes for an idle explorer: roots, or nodes stolen from another explorer. */
-export interface ExplorerWorkMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'mrWork';
-  id: number;
-  nodes: unknown[];
-}
-
-/** Give the oldest half of your queue (answer: ExplorerStolenMessage with the same `req`). */
-export interface ExplorerStealMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'mrSteal';
-  id: number;
-  req: number;
-}
-
-/** The search is over: return your partial reduction (reduced with `partials` first, if given). */
-export interface ExplorerFinishMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'mrFinish';
-  id: number;
-  partials?: unknown[];
-}
-
-export type ExplorerParentMessage =
-  | ExplorerWorkMessage
-  | ExplorerStealMessage
-  | ExplorerFinishMessage;
-
-/** The explorer started, or its queue ran dry: it waits for work. `nodes`: explored so far. */
-export interface ExplorerIdleMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'mrIdle';
-  id: number;
-  nodes: number;
-}
-
-/** The answer to a steal request: the nodes given (maybe none), and how many it kept. */
-export interface ExplorerStolenMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'mrStolen';
-  id: number;
-  req: number;
-  nodes: unknown[];
-  left: number;
-}
-
-/** An explorer that refused a steal has enough nodes to share again (sent once per refusal). */
-export interface ExplorerHasWorkMessage {
-  cf: typeof PROTOCOL_TAG;
-  k: 'mrHasWork';
-  id: number;
-  size: number;
-}
-
-export type ExplorerWorkerMessage =
-  | ExplorerIdleMessage
-  | ExplorerStolenMessage
-  | ExplorerHasWorkMessage;
 
 /**
  * The worker messages the engine handles: all but `output`, which a

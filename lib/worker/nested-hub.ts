@@ -1,7 +1,7 @@
 /**
  * Nested submission, in the worker: the hub behind `currentTask().executor`
  * (docs/nested.md; the parent side is engine/nesting.ts, the messages are in
- * wire/protocol.ts). The executor itself, with the Future class, the
+ * wire/nested-messages.ts). The executor itself, with the Future class, the
  * executor base and map, is in nested-executor.ts, bundled apart
  * (nested-executor.cjs) and loaded the first time task code reads
  * `currentTask().executor`: most workers never submit, and the code they do

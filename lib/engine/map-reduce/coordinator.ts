@@ -14,7 +14,8 @@
  * it says it is idle if it gave nodes. So when every started explorer is
  * idle, no steal is in flight and no root is left, no node is left
  * anywhere: the search is over. An unstarted explorer never holds nodes:
- * at the end it is cancelled.
+ * at the end it is cancelled. The records of what it knows, and the run's
+ * statistics made of them, are in explorers.ts.
  *
  * Termination: every explorer but one returns its partial reduction (its
  * task's value); the last one gets them all, reduces them into its own
@@ -30,41 +31,18 @@
 import { CancelledError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
 import type { Future } from '../../future.js';
 import type { CancelBinding } from '../../future-support.js';
-import type { ExplorerStats, MapReduceStats } from '../../map-reduce-types.js';
+import type { MapReduceStats } from '../../map-reduce-types.js';
 import type { ExplorerWorkerMessage, ParentMessage } from '../../wire/protocol.js';
 import { PROTOCOL_TAG } from '../../wire/protocol.js';
 import type { TaskRecord } from '../task-record.js';
 import type { WorkerSlot } from '../worker-slot.js';
-
-/** What an explorer task returns (worker/explorer.ts). */
-export interface ExplorerOutcome {
-  value: unknown;
-  nodes: number;
-  idleMs: number;
-}
-
-type Phase = 'unstarted' | 'busy' | 'idle' | 'finishing' | 'done' | 'dropped';
-
-/** A queue size not reported yet: as good a victim as any. */
-const UNKNOWN = Number.POSITIVE_INFINITY;
-
-interface Explorer {
-  readonly future: Future<ExplorerOutcome>;
-  phase: Phase;
-  taskId: number;
-  slot: WorkerSlot | undefined;
-  /** Its queue's size as last reported (UNKNOWN after it was given nodes). */
-  size: number;
-  /** The steal request it is the victim of, if any. */
-  victimOf: number | undefined;
-  /** The steal request made for it, if any. */
-  thiefOf: number | undefined;
-  nodes: number;
-  idleMs: number | undefined;
-  stolenFrom: number;
-  stolenBy: number;
-  startedAt: number;
-}
+import {
+  type Explorer,
+  type ExplorerOutcome,
+  newExplorer,
+  statistics,
+  UNKNOWN,
+} from './explorers.js';
 
 /** What the facade hands over. */
 export interface MapReduceRun {
@@ -126,20 +104,7 @@ export class Coordinator implements CancelBinding {
     }
     for (let i = 0; i < this.#run.explorers && !this.#over; i++) {
       const future = this.#run.submit();
-      const explorer: Explorer = {
-        future,
-        phase: 'unstarted',
-        taskId: 0,
-        slot: undefined,
-        size: 0,
-        victimOf: undefined,
-        thiefOf: undefined,
-        nodes: 0,
-        idleMs: undefined,
-        stolenFrom: 0,
-        stolenBy: 0,
-        startedAt: 0,
-      };
+      const explorer = newExplorer(future);
       this.#explorers.push(explorer);
       this.#byFuture.set(future, explorer);
       this.#run.register(future, this);
@@ -399,27 +364,7 @@ export class Coordinator implements CancelBinding {
     for (const explorer of this.#explorers) {
       if (!explorer.future.done()) explorer.future.cancel({ running: true });
     }
-    this.#run.settled(this.#statistics());
-  }
-
-  #statistics(): MapReduceStats {
-    const explorers: ExplorerStats[] = this.#explorers
-      .filter((explorer) => explorer.startedAt > 0)
-      .sort((a, b) => a.startedAt - b.startedAt)
-      .map((explorer) => ({
-        taskId: explorer.taskId,
-        pid: explorer.slot?.workerId,
-        nodes: explorer.nodes,
-        idleTime: explorer.idleMs,
-        stolenFrom: explorer.stolenFrom,
-        stolenBy: explorer.stolenBy,
-      }));
-    return {
-      elapsed: performance.now() - this.#startedAt,
-      nodes: explorers.reduce((sum, explorer) => sum + explorer.nodes, 0),
-      ...this.#stats,
-      explorers,
-    };
+    this.#run.settled(statistics(this.#explorers, this.#startedAt, this.#stats));
   }
 }
 

@@ -10,7 +10,8 @@ import type { Engine } from '../context.js';
 import { failTask } from '../outcomes.js';
 import type { TaskRecord } from '../task-record.js';
 import type { WorkerSlot } from '../worker-slot.js';
-import type { Coordinator, ExplorerOutcome } from './coordinator.js';
+import type { Coordinator } from './coordinator.js';
+import type { ExplorerOutcome } from './explorers.js';
 
 /** Each explorer task's future, to its run's coordinator. */
 const coordinators = new WeakMap<Future<unknown>, Coordinator>();
