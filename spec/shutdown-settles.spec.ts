@@ -22,7 +22,14 @@ import {
   WorkerCrashedError,
 } from '../lib/index.js';
 import { rejectionOf } from './support/futures.js';
-import { filesStartingWith, readText, tempDir, touch, waitForFile } from './support/handshake.js';
+import {
+  filesStartingWith,
+  readText,
+  tempDir,
+  touch,
+  waitForFile,
+  waitUntil,
+} from './support/handshake.js';
 
 type Pool = ProcessPoolExecutor | ThreadPoolExecutor;
 
@@ -79,6 +86,13 @@ for (const { name, make } of EXECUTORS) {
       );
       await waitForFile(join(dir.path, 'started-finishing'));
       await waitForFile(join(dir.path, 'started-crashing'));
+      // The file shows the task runs; the parent may not know yet (a task
+      // sent to a worker that was still starting counts as started once the
+      // worker's 'ready' is read), and cancelFutures goes by what it knows.
+      await waitUntil(
+        () => finishing.running() && crashing.running(),
+        'the parent to see both tasks running',
+      );
       return { pool, finishing, crashing, pending };
     }
 
@@ -176,6 +190,7 @@ for (const { name, make } of EXECUTORS) {
         );
         const queued = pool.submit(work, [dir.path, 'queued', 'return']);
         await waitForFile(join(dir.path, 'attempts'));
+        await waitUntil(() => flaky.running(), 'the parent to see the first attempt running');
         const closing = pool.shutdown({ cancelFutures: true });
         touch(join(dir.path, 'go'));
         await closing;
