@@ -23,6 +23,9 @@ import { sendable } from './sendable.js';
 /** Work between two looks at the channel (ms): a steal request waits at most this (plus one node). */
 export const SLICE_MS = 1;
 
+/** The most nodes explored between two clock reads (see nextStride). */
+const MAX_STRIDE = 256;
+
 /** What an explorer returns as its task's value. */
 export interface ExplorerResult {
   /** Its partial reduction (with the other explorers' partials, for the last one). */
@@ -100,6 +103,8 @@ class Explorer {
   #queue: unknown[] = [];
   #acc: unknown;
   #nodes = 0;
+  /** Nodes between two clock reads, adapted to their cost (nextStride). */
+  #stride = 1;
   #idleMs = 0;
   #idleSince = 0;
   /** A steal was refused: say so once the queue has nodes to share again. */
@@ -185,28 +190,100 @@ class Explorer {
     }
   }
 
-  /** Explores nodes for about SLICE_MS (or until the queue is empty or the task aborted). */
+  /**
+   * Explores nodes for about SLICE_MS (or until the queue is empty or the
+   * task aborted). The synchronous path (#grind) runs until a function
+   * returns a promise; that node is finished here, then grinding goes on.
+   */
   async #slice(): Promise<void> {
     const until = performance.now() + SLICE_MS;
-    const queue = this.#queue;
-    do {
-      const node = queue.pop();
-      this.#nodes++;
-      const step = this.#explore(node);
-      if (step !== undefined) {
-        await step;
-        if (this.#context.aborted) return;
-      }
-    } while (queue.length > 0 && performance.now() < until);
+    for (;;) {
+      const step = this.#grind(until);
+      if (step === undefined) return;
+      await step;
+      if (this.#context.aborted || this.#queue.length === 0 || performance.now() >= until) return;
+    }
   }
 
-  /** postProcess, map, reduce, then children; synchronous unless a function returns a promise. */
-  #explore(node: unknown): Step {
-    if (this.#postProcess === undefined) return this.#mapped(node, node);
-    const kept = this.#postProcess(node);
-    if (isThenable(kept)) return Promise.resolve(kept).then((k) => this.#mapped(node, k));
-    return this.#mapped(node, kept);
+  /**
+   * The hot loop: explores nodes until the clock passes `until`, the queue
+   * is empty, or a function returns a promise (then the rest of that node
+   * is returned as a promise). It is one flat loop over local variables,
+   * shaped like a plain depth-first loop, so that V8 compiles it as well
+   * as the user's own serial loop; the clock is read every #stride nodes,
+   * not per node (a clock read costs about 1% of a 10 µs node).
+   */
+  #grind(until: number): Step {
+    const queue = this.#queue;
+    const map = this.#map;
+    const reduce = this.#reduce;
+    const children = this.#children;
+    const postProcess = this.#postProcess;
+    let acc = this.#acc;
+    let explored = 0;
+    let stride = this.#stride;
+    let countdown = stride;
+    let checked = performance.now();
+    // No try/finally here: it would make V8 compile the inlined user
+    // functions worse (measured: 20% slower per node). Each way out saves
+    // the locals; a throw fails the whole search, so nothing is lost.
+    while (queue.length > 0) {
+      const node = queue.pop();
+      explored++;
+      let kept: unknown = node;
+      if (postProcess !== undefined) {
+        kept = postProcess(node);
+        if (isThenable(kept)) {
+          this.#save(acc, explored, stride);
+          return Promise.resolve(kept).then((k) => this.#mapped(node, k));
+        }
+      }
+      if (kept !== undefined) {
+        const value = map(kept);
+        if (isThenable(value)) {
+          this.#save(acc, explored, stride);
+          return Promise.resolve(value).then((v) => this.#reduced(node, v));
+        }
+        const next = reduce(acc, value);
+        if (isThenable(next)) {
+          this.#save(acc, explored, stride);
+          return Promise.resolve(next).then((a) => {
+            this.#acc = a;
+            return this.#expand(node);
+          });
+        }
+        acc = next;
+      }
+      const kids = children(node);
+      if (isThenable(kids)) {
+        this.#save(acc, explored, stride);
+        return Promise.resolve(kids).then((c) => this.#push(c));
+      }
+      if (kids !== undefined && kids !== null) {
+        if (typeof (kids as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
+          throw notIterable(kids);
+        }
+        for (const child of kids as Iterable<unknown>) queue.push(child);
+      }
+      if (--countdown === 0) {
+        const now = performance.now();
+        stride = nextStride(stride, now - checked);
+        if (now >= until) break;
+        countdown = stride;
+        checked = now;
+      }
+    }
+    this.#save(acc, explored, stride);
+    return undefined;
   }
+
+  #save(acc: unknown, explored: number, stride: number): void {
+    this.#acc = acc;
+    this.#nodes += explored;
+    this.#stride = stride;
+  }
+
+  // The rest of a node once a function returned a promise (the same steps as #grind).
 
   #mapped(node: unknown, kept: unknown): Step {
     // postProcess dropped it: its children are still explored (as Sage's post_process).
@@ -238,9 +315,7 @@ class Explorer {
   #push(children: unknown): void {
     if (children === undefined || children === null) return;
     if (typeof (children as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
-      throw new TypeError(
-        `Expected \`children(node)\` to return an iterable of nodes (or undefined), got ${describeKind(children)}`,
-      );
+      throw notIterable(children);
     }
     for (const child of children as Iterable<unknown>) this.#queue.push(child);
   }
@@ -287,6 +362,21 @@ class Explorer {
   }
 }
 
-function describeKind(value: unknown): string {
-  return value === null ? 'null' : typeof value;
+function notIterable(children: unknown): TypeError {
+  const kind = children === null ? 'null' : typeof children;
+  return new TypeError(
+    `Expected \`children(node)\` to return an iterable of nodes (or undefined), got ${kind}`,
+  );
+}
+
+/**
+ * Nodes between two clock reads: a quarter of a slice's worth at the cost
+ * per node just measured (`ms` for `stride` nodes). It shrinks at once when
+ * nodes get dearer, and at most doubles when they get cheaper, so that a
+ * steal request or a cancellation waits about a slice, plus at most
+ * MAX_STRIDE nodes if they suddenly cost much more than the ones before.
+ */
+function nextStride(stride: number, ms: number): number {
+  const fit = ms > 0 ? Math.floor((stride * SLICE_MS) / (4 * ms)) : 2 * stride;
+  return Math.max(1, Math.min(fit, 2 * stride, MAX_STRIDE));
 }
