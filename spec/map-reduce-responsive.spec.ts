@@ -83,6 +83,40 @@ for (const { name, make } of EXECUTORS) {
       expect(stats.explorers).to.have.length(2);
     });
 
+    it('explorers that ask for work before they run dry lose no node: exact counts over many searches', async () => {
+      pool = make({ maxWorkers: 2 });
+      // An unbalanced tree whose nodes cost a few microseconds: explorers
+      // run low every few milliseconds, and often run dry while the work
+      // they asked for is on its way (the notice that they are idle is
+      // then out of date: taking it for idle would end the search early).
+      const spec = {
+        children: (s: number) => {
+          const rest = s - 1;
+          if (rest <= 0) return [];
+          const big = Math.ceil(rest * 0.95);
+          return rest - big > 0 ? [big, rest - big] : [big];
+        },
+        map: (s: number) => {
+          let x = s;
+          for (let i = 0; i < 200; i++) x = (x * 1103515245 + 12345) % 2147483648;
+          return x >= 0 ? 1 : 0;
+        },
+        reduce: (a: number, b: number) => a + b,
+        init: 0,
+      };
+      let lows = 0;
+      for (let run = 0; run < 12; run++) {
+        const size = 15_000 + run;
+        const future = pool.mapReduce({ ...spec, roots: [size] });
+        expect(await future, `search ${run}`).to.equal(size);
+        const stats = future.stats!;
+        expect(stats.nodes).to.equal(size);
+        lows += stats.stealRequests;
+      }
+      // The searches did steal (else this would show nothing).
+      expect(lows).to.be.at.least(12);
+    });
+
     it('a cancel gets in while an explorer grinds through an endless synchronous chain: it stops, its worker is not killed', async () => {
       // A grace long enough that a worker killed for not answering would
       // fail the wait below: the explorer must stop on its own.

@@ -13,6 +13,7 @@ import { describeError, isThenable } from '../describe.js';
 import {
   type ExplorerParentMessage,
   type ExplorerSpec,
+  LOW_WATER,
   PROTOCOL_TAG,
   type WorkerMessage,
 } from '../wire/protocol.js';
@@ -109,6 +110,10 @@ class Explorer {
   #idleSince = 0;
   /** A steal was refused: say so once the queue has nodes to share again. */
   #owesReport = false;
+  /** `mrWork` messages received (the parent tells out-of-date notices by it). */
+  #got = 0;
+  /** Work came since the last `mrLow`: say when the queue falls to LOW_WATER (once per batch). */
+  #lowArmed = false;
   /** Set by a `mrFinish`: the partials to reduce, then return. */
   #finish: { partials: unknown[] } | undefined;
   /** A failure found outside the loop (a stolen node that cannot be sent). */
@@ -138,12 +143,16 @@ class Explorer {
   receive(message: ExplorerParentMessage): void {
     switch (message.k) {
       case 'mrWork':
-        for (const node of message.nodes) this.#queue.push(node);
+        this.#take(message.nodes);
         break;
       case 'mrSteal':
-        this.#giveOldestHalf(message.req);
+        this.#giveOldestHalf(message.req, message.low === true);
         return;
       case 'mrFinish':
+        // The wait for this message is idle time too (the end of the search).
+        if (this.#queue.length === 0 && this.#wake !== undefined) {
+          this.#idleMs += performance.now() - this.#idleSince;
+        }
         this.#finish = { partials: message.partials ?? [] };
         break;
     }
@@ -201,7 +210,9 @@ class Explorer {
       const step = this.#grind(until);
       if (step === undefined) return;
       await step;
-      if (this.#context.aborted || this.#queue.length === 0 || performance.now() >= until) return;
+      if (this.#context.aborted) return;
+      this.#checkLow();
+      if (this.#queue.length === 0 || performance.now() >= until) return;
     }
   }
 
@@ -224,6 +235,7 @@ class Explorer {
     let stride = this.#stride;
     let countdown = stride;
     let checked = performance.now();
+    let armed = this.#lowArmed;
     // No try/finally here: it would make V8 compile the inlined user
     // functions worse (measured: 20% slower per node). Each way out saves
     // the locals; a throw fails the whole search, so nothing is lost.
@@ -264,6 +276,10 @@ class Explorer {
           throw notIterable(kids);
         }
         for (const child of kids as Iterable<unknown>) queue.push(child);
+      }
+      if (armed && queue.length <= LOW_WATER && queue.length > 0) {
+        armed = false;
+        this.#low();
       }
       if (--countdown === 0) {
         const now = performance.now();
@@ -320,14 +336,49 @@ class Explorer {
     for (const child of children as Iterable<unknown>) this.#queue.push(child);
   }
 
-  #becomeIdle(): void {
-    this.#idleSince = performance.now();
-    this.#send({ cf: PROTOCOL_TAG, k: 'mrIdle', id: this.id, nodes: this.#nodes });
+  /**
+   * Nodes from the parent (roots or stolen). A busy explorer (it asked
+   * while low) puts them at the old end of its queue: it finishes the node
+   * it is on depth-first, and they are the first a thief would take.
+   */
+  #take(nodes: unknown[]): void {
+    const queue = this.#queue;
+    if (queue.length === 0) {
+      for (const node of nodes) queue.push(node);
+    } else {
+      queue.unshift(...nodes);
+    }
+    this.#got++;
+    this.#lowArmed = true;
   }
 
-  /** A steal request: the oldest half of the queue goes (none of a queue of one: it is next). */
-  #giveOldestHalf(req: number): void {
-    const count = Math.floor(this.#queue.length / 2);
+  #checkLow(): void {
+    const size = this.#queue.length;
+    if (this.#lowArmed && size <= LOW_WATER && size > 0) this.#low();
+  }
+
+  #low(): void {
+    this.#lowArmed = false;
+    this.#send({ cf: PROTOCOL_TAG, k: 'mrLow', id: this.id, got: this.#got });
+  }
+
+  #becomeIdle(): void {
+    this.#idleSince = performance.now();
+    this.#send({ cf: PROTOCOL_TAG, k: 'mrIdle', id: this.id, nodes: this.#nodes, got: this.#got });
+  }
+
+  /**
+   * A steal request: the oldest half of the queue goes (none of a queue of
+   * one: it is next). For a thief that is only low (it still has a node or
+   * so), the victim keeps enough not to be low itself, else two explorers
+   * could hand the same nodes back and forth. After a refusal, it says
+   * once when it has nodes to share again.
+   */
+  #giveOldestHalf(req: number, low: boolean): void {
+    const size = this.#queue.length;
+    const count = low
+      ? Math.max(0, Math.min(Math.floor(size / 2), size - (LOW_WATER + 1)))
+      : Math.floor(size / 2);
     if (count === 0) this.#owesReport = true;
     const taken = count > 0 ? this.#queue.splice(0, count) : [];
     try {
