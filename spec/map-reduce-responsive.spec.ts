@@ -8,7 +8,7 @@
  *
  * Sequenced by files the task code writes; deadlines only bound hangs.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { CancelledError, type PoolExecutor } from '../lib/index.js';
@@ -115,6 +115,33 @@ for (const { name, make } of EXECUTORS) {
       }
       // The searches did steal (else this would show nothing).
       expect(lows).to.be.at.least(12);
+    });
+
+    it('one explorer explores depth first, the first child first (as a recursive search would)', async () => {
+      pool = make({ maxWorkers: 1 });
+      const log = join(dir.path, 'order');
+      const tree: Record<string, string[]> = { r: ['a', 'b', 'c'], a: ['a1', 'a2'], c: ['c1'] };
+      const count = await pool.mapReduce({
+        roots: [{ log, name: 'r', tree }],
+        children: ({
+          log: l,
+          name,
+          tree: t,
+        }: {
+          log: string;
+          name: string;
+          tree: Record<string, string[]>;
+        }) => (t[name] ?? []).map((child) => ({ log: l, name: child, tree: t })),
+        map: ({ log: l, name }: { log: string; name: string }) => {
+          const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+          fs.appendFileSync(l, `${name} `);
+          return 1;
+        },
+        reduce: (a: number, b: number) => a + b,
+        init: 0,
+      });
+      expect(count).to.equal(7);
+      expect(readFileSync(log, 'utf8').trim()).to.equal('r a a1 a2 b c c1');
     });
 
     it('a cancel gets in while an explorer grinds through an endless synchronous chain: it stops, its worker is not killed', async () => {

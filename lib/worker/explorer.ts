@@ -275,7 +275,9 @@ class Explorer {
         if (typeof (kids as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
           throw notIterable(kids);
         }
+        const first = queue.length;
         for (const child of kids as Iterable<unknown>) queue.push(child);
+        reverseFrom(queue, first);
       }
       if (armed && queue.length <= LOW_WATER && queue.length > 0) {
         armed = false;
@@ -333,7 +335,10 @@ class Explorer {
     if (typeof (children as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
       throw notIterable(children);
     }
-    for (const child of children as Iterable<unknown>) this.#queue.push(child);
+    const queue = this.#queue;
+    const first = queue.length;
+    for (const child of children as Iterable<unknown>) queue.push(child);
+    reverseFrom(queue, first);
   }
 
   /**
@@ -410,6 +415,20 @@ class Explorer {
       nodes,
       left: this.#queue.length,
     });
+  }
+}
+
+/**
+ * Reverses `queue[first..]` in place: the children were pushed in the
+ * order `children()` gave them; reversed, the first child is explored
+ * first (as a recursive search would), and the later siblings wait at the
+ * old end, where thieves take from.
+ */
+function reverseFrom(queue: unknown[], first: number): void {
+  for (let i = first, j = queue.length - 1; i < j; i++, j--) {
+    const swap = queue[i];
+    queue[i] = queue[j];
+    queue[j] = swap;
   }
 }
 
