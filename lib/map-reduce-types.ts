@@ -55,7 +55,10 @@ export interface ExplorerStats {
   pid: number | undefined;
   /** Nodes it explored (the last count it reported, if the search failed). */
   nodes: number;
-  /** Milliseconds it waited for work after it started (`undefined` if it did not report). */
+  /**
+   * Milliseconds it waited for work after it started, the wait for the end
+   * of the search included (`undefined` if it did not report).
+   */
   idleTime: number | undefined;
   /** Steals that took nodes from it. */
   stolenFrom: number;

@@ -55,6 +55,7 @@ const HANDLERS: Handlers = {
     slot.fatal = { origin: message.origin, error: decodeError(message.error) };
   },
   mrIdle: onExplorerMessage,
+  mrLow: onExplorerMessage,
   mrStolen: onExplorerMessage,
   mrHasWork: onExplorerMessage,
   outputBroken(engine, slot) {

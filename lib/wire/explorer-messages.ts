@@ -16,13 +16,21 @@ import type { FnRef, PROTOCOL_TAG } from './protocol.js';
 //
 //   parent                                   explorer (task `id`)
 //   ──────                                   ────────
-//                               <───────────  mrIdle {id, nodes}  (started, or its queue ran dry)
+//                               <───────────  mrIdle {id, nodes, got}  (started, or its queue ran dry)
 //   mrWork {id, nodes}          ───────────>  roots, or nodes stolen for it
-//   mrSteal {id, req}           ───────────>  gives the oldest half of its queue
+//                               <───────────  mrLow {id, got}  (busy, but down to its last node)
+//   mrSteal {id, req, low?}     ───────────>  gives the oldest half of its queue
 //                               <───────────  mrStolen {id, req, nodes, left}
 //                               <───────────  mrHasWork {id, size}  (once, after a refused steal)
 //   mrFinish {id, partials?}    ───────────>  returns its partial reduction (reduced
 //                                             with `partials` first, for the last one)
+
+/**
+ * The low-water mark: a busy explorer whose queue falls to this many nodes
+ * asks for work before it runs dry (`mrLow`), so that the steal round trip
+ * overlaps its last nodes instead of leaving it idle.
+ */
+export const LOW_WATER = 1;
 
 /** Task flag: the task is a map-reduce explorer (payload: one ExplorerSpec). */
 export const TASK_EXPLORE = 8;
@@ -49,6 +57,8 @@ export interface ExplorerStealMessage {
   k: 'mrSteal';
   id: number;
   req: number;
+  /** The thief is low, not idle: keep enough not to be low yourself. */
+  low?: boolean;
 }
 
 /** The search is over: return your partial reduction (reduced with `partials` first, if given). */
@@ -64,12 +74,18 @@ export type ExplorerParentMessage =
   | ExplorerStealMessage
   | ExplorerFinishMessage;
 
-/** The explorer started, or its queue ran dry: it waits for work. `nodes`: explored so far. */
+/**
+ * The explorer started, or its queue ran dry: it waits for work. `nodes`:
+ * explored so far; `got`: `mrWork` messages received so far (a low
+ * explorer can run dry while work is on its way to it: then this notice
+ * is out of date, and the parent ignores it).
+ */
 export interface ExplorerIdleMessage {
   cf: typeof PROTOCOL_TAG;
   k: 'mrIdle';
   id: number;
   nodes: number;
+  got: number;
 }
 
 /** The answer to a steal request: the nodes given (maybe none), and how many it kept. */
@@ -82,6 +98,14 @@ export interface ExplorerStolenMessage {
   left: number;
 }
 
+/** A busy explorer is down to its last node(s): it asks for work before it runs dry (`got`: as in mrIdle). */
+export interface ExplorerLowMessage {
+  cf: typeof PROTOCOL_TAG;
+  k: 'mrLow';
+  id: number;
+  got: number;
+}
+
 /** An explorer that refused a steal has enough nodes to share again (sent once per refusal). */
 export interface ExplorerHasWorkMessage {
   cf: typeof PROTOCOL_TAG;
@@ -92,5 +116,6 @@ export interface ExplorerHasWorkMessage {
 
 export type ExplorerWorkerMessage =
   | ExplorerIdleMessage
+  | ExplorerLowMessage
   | ExplorerStolenMessage
   | ExplorerHasWorkMessage;

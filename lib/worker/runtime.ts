@@ -22,7 +22,7 @@ import {
   TASK_TIMED,
 } from '../wire/protocol.js';
 import { type Context, setExecutorFactory } from './context.js';
-import { Explorers } from './explorer.js';
+import { Explorers } from './explorers.js';
 import { FunctionCache } from './functions.js';
 import { abortReason, type InvokeHooks, invoke, mayTakeLong, type TaskMessage } from './invoke.js';
 import { NestedHub } from './nested-hub.js';

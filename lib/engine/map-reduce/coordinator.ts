@@ -13,9 +13,12 @@
  * and says when it runs dry; a victim answers every steal request, before
  * it says it is idle if it gave nodes. So when every started explorer is
  * idle, no steal is in flight and no root is left, no node is left
- * anywhere: the search is over. An unstarted explorer never holds nodes:
- * at the end it is cancelled. The records of what it knows, and the run's
- * statistics made of them, are in explorers.ts.
+ * anywhere: the search is over. A busy explorer may also say it is `low`
+ * (down to its last node): it is fed like an idle one, from explorers that
+ * are not low themselves, but it still counts as busy. An unstarted
+ * explorer never holds nodes: at the end it is cancelled. The records of
+ * what it knows, and the run's statistics made of them, are in
+ * explorers.ts.
  *
  * Termination: every explorer but one returns its partial reduction (its
  * task's value); the last one gets them all, reduces them into its own
@@ -33,13 +36,14 @@ import type { Future } from '../../future.js';
 import type { CancelBinding } from '../../future-support.js';
 import type { MapReduceStats } from '../../map-reduce-types.js';
 import type { ExplorerWorkerMessage, ParentMessage } from '../../wire/protocol.js';
-import { PROTOCOL_TAG } from '../../wire/protocol.js';
+import { LOW_WATER, PROTOCOL_TAG } from '../../wire/protocol.js';
 import type { TaskRecord } from '../task-record.js';
 import type { WorkerSlot } from '../worker-slot.js';
 import {
   type Explorer,
   type ExplorerOutcome,
   newExplorer,
+  richer,
   statistics,
   UNKNOWN,
 } from './explorers.js';
@@ -143,7 +147,19 @@ export class Coordinator implements CancelBinding {
     this.#stats.messages++;
     switch (message.k) {
       case 'mrIdle':
+        // Out of date: work is on its way to it (it will say when it runs
+        // dry again). Only a low explorer can be given work while it sends
+        // this; taking it for idle would end the search with nodes in flight.
+        if (message.got !== explorer.given) break;
         this.#idle(explorer, slot, task, message.nodes);
+        break;
+      case 'mrLow':
+        // Its size is not noted: its last node may hold a big subtree, and
+        // an idle explorer may still try it (a refusal is reported back).
+        if (explorer.phase === 'busy' && message.got === explorer.given) {
+          explorer.low = true;
+          this.#feed(explorer);
+        }
         break;
       case 'mrStolen':
         this.#stolen(explorer, message.req, message.nodes, message.left);
@@ -184,6 +200,7 @@ export class Coordinator implements CancelBinding {
       return;
     }
     explorer.phase = 'idle';
+    explorer.low = false;
     explorer.size = 0;
     this.#feed(explorer);
     this.#checkEnd();
@@ -197,6 +214,9 @@ export class Coordinator implements CancelBinding {
     const { thief } = steal;
     thief.thiefOf = undefined;
     if (victim.phase === 'busy') victim.size = left;
+    // A low thief that was refused waits until it runs dry to ask again
+    // (asking again at once could go on as long as the victim stays small).
+    if (nodes.length === 0) thief.low = false;
     if (nodes.length > 0) {
       this.#stats.steals++;
       this.#stats.nodesStolen += nodes.length;
@@ -208,11 +228,16 @@ export class Coordinator implements CancelBinding {
     this.#checkEnd();
   }
 
-  /** Finds work for an idle explorer: roots first, else a steal from the busiest explorer. */
+  /**
+   * Finds work for an idle or low explorer: roots first, else a steal from
+   * the busiest explorer (one that is not low first). A low explorer only
+   * steals from one that is not low (else two could hand the same nodes
+   * back and forth).
+   */
   #feed(thief: Explorer): void {
-    if (this.#over || this.#finishing || thief.phase !== 'idle' || thief.thiefOf !== undefined) {
-      return;
-    }
+    if (this.#over || this.#finishing || thief.thiefOf !== undefined) return;
+    const low = thief.phase === 'busy' && thief.low;
+    if (thief.phase !== 'idle' && !low) return;
     if (this.#roots.length > 0) {
       const unfed = Math.max(1, this.#live() - this.#fed);
       const share = Math.ceil(this.#roots.length / unfed);
@@ -223,9 +248,11 @@ export class Coordinator implements CancelBinding {
     let victim: Explorer | undefined;
     for (const candidate of this.#explorers) {
       if (candidate.phase !== 'busy' || candidate.victimOf !== undefined) continue;
-      // A queue of one node is not shared (it is what that explorer does next).
-      if (candidate.size < 2) continue;
-      if (victim === undefined || candidate.size > victim.size) victim = candidate;
+      if (candidate === thief || (low && candidate.low)) continue;
+      // A queue of one node is not shared (it is what that explorer does
+      // next); for a low thief, the victim keeps enough not to be low.
+      if (candidate.size < (low ? LOW_WATER + 2 : 2)) continue;
+      if (victim === undefined || richer(candidate, victim)) victim = candidate;
     }
     if (victim === undefined) return;
     const req = this.#nextReq++;
@@ -233,17 +260,24 @@ export class Coordinator implements CancelBinding {
     victim.victimOf = req;
     thief.thiefOf = req;
     this.#stats.stealRequests++;
-    this.#send(victim, { cf: PROTOCOL_TAG, k: 'mrSteal', id: victim.taskId, req });
+    this.#send(
+      victim,
+      low
+        ? { cf: PROTOCOL_TAG, k: 'mrSteal', id: victim.taskId, req, low }
+        : { cf: PROTOCOL_TAG, k: 'mrSteal', id: victim.taskId, req },
+    );
   }
 
   #feedHungry(): void {
     for (const explorer of this.#explorers) {
-      if (explorer.phase === 'idle' && explorer.thiefOf === undefined) this.#feed(explorer);
+      if (explorer.thiefOf === undefined) this.#feed(explorer);
     }
   }
 
   #give(explorer: Explorer, nodes: unknown[]): void {
     explorer.phase = 'busy';
+    explorer.low = false;
+    explorer.given++;
     explorer.size = UNKNOWN;
     this.#send(explorer, { cf: PROTOCOL_TAG, k: 'mrWork', id: explorer.taskId, nodes });
   }

@@ -34,6 +34,10 @@ export interface Explorer {
   victimOf: number | undefined;
   /** The steal request made for it, if any. */
   thiefOf: number | undefined;
+  /** Busy but down to its last node(s): it wants work before it runs dry. */
+  low: boolean;
+  /** `mrWork` messages sent to it: an idle or low notice that saw fewer is out of date. */
+  given: number;
   nodes: number;
   idleMs: number | undefined;
   stolenFrom: number;
@@ -51,12 +55,20 @@ export function newExplorer(future: Future<ExplorerOutcome>): Explorer {
     size: 0,
     victimOf: undefined,
     thiefOf: undefined,
+    low: false,
+    given: 0,
     nodes: 0,
     idleMs: undefined,
     stolenFrom: 0,
     stolenBy: 0,
     startedAt: 0,
   };
+}
+
+/** `a` is a better victim of a steal than `b`: not low before low, then the larger queue. */
+export function richer(a: Explorer, b: Explorer): boolean {
+  if (a.low !== b.low) return !a.low;
+  return a.size > b.size;
 }
 
 /** The run's statistics: the started explorers in the order they started, and the run's counters. */
