@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ProcessPoolExecutor, TaskTimeoutError } from '../lib/index.js';
+import { spawnReaper } from '../lib/transport/reaper.js';
 import { childPids, isAlive } from '../tools/processes.js';
 import { rejectionOf } from './support/futures.js';
 import { tempDir, waitUntil } from './support/handshake.js';
@@ -166,6 +167,34 @@ describe('no orphan workers', function () {
         await pool.shutdown();
       }
       expect(childPids(process.pid), `round ${round}`).to.deep.equal([]);
+    }
+  });
+
+  it('a reaper kills the workers it was started with even if its parent dies before writing a line to it', async function () {
+    if (!existsSync('/proc')) this.skip();
+    // What a parent killed right after starting a new reaper leaves: a
+    // reaper whose pipe closes with nothing written. Two spinning processes
+    // stand in for workers.
+    const spinners = [0, 1].map(() =>
+      spawn(process.execPath, ['-e', 'while (true) {}'], { stdio: 'ignore', detached: true }),
+    );
+    const pids = spinners.map((child) => child.pid!);
+    try {
+      const reaper = spawnReaper(pids);
+      reaper.stdin?.end();
+      await expectAllGone(pids);
+      await waitUntil(
+        () => reaper.exitCode !== null || reaper.signalCode !== null,
+        'the reaper to end',
+      );
+    } finally {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone, as it should be.
+        }
+      }
     }
   });
 

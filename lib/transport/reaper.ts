@@ -34,13 +34,19 @@ const SHELL = '/bin/sh';
 export const REAPER_NAME = 'concurrent-futures-reaper';
 
 /**
- * Reads `+ pid` / `- pid` lines until `q` (exit) or the end of input (the
- * parent died): then runs Node with the live pids. Removal is by parameter
- * expansion, no subshell per line. `set -f`: no globbing of what is read.
+ * Starts with the pids of the workers alive when it was started (its
+ * arguments after Node's path and the code to run), then reads `+ pid` /
+ * `- pid` lines until `q` (exit) or the end of input (the parent died):
+ * then runs Node with the live pids. Removal is by parameter expansion, no
+ * subshell per line. `set -f`: no globbing of what is read.
  */
 const SCRIPT = `set -f
 trap '' INT TERM HUP
+node=$1
+reap=$2
+shift 2
 live=' '
+for pid in "$@"; do live="$live$pid "; done
 while read -r op pid; do
   case $op in
     +) live="$live$pid " ;;
@@ -48,7 +54,7 @@ while read -r op pid; do
     q) exit 0 ;;
   esac
 done
-exec "$1" -e "$2" $live`;
+exec "$node" -e "$reap" $live`;
 
 /** What Node runs once the parent is gone: kill each worker's tree. */
 const REAP = `const killTree = ${killTree.toString()};
@@ -64,16 +70,31 @@ function write(line: string): void {
   stdin.write(line);
 }
 
-function start(): void {
-  if (!available) return;
-  let child: ChildProcess;
-  try {
-    child = spawn(SHELL, ['-c', SCRIPT, REAPER_NAME, process.execPath, REAP], {
+/**
+ * Starts a reaper that knows `pids` from its start. They go in its
+ * arguments, not down the pipe after the spawn: a parent killed between
+ * the spawn and those writes would leave a reaper that knows no worker (a
+ * test that kills the reaper, then the parent, found that window).
+ * Exported for tests. @internal
+ */
+export function spawnReaper(pids: Iterable<number>): ChildProcess {
+  return spawn(
+    SHELL,
+    ['-c', SCRIPT, REAPER_NAME, process.execPath, REAP, ...[...pids].map(String)],
+    {
       stdio: ['pipe', 'ignore', 'ignore'],
       detached: true,
       // Nothing from the parent's environment (NODE_OPTIONS loaders) in the Node it may start.
       env: {},
-    });
+    },
+  );
+}
+
+function start(): void {
+  if (!available) return;
+  let child: ChildProcess;
+  try {
+    child = spawnReaper(workers);
   } catch {
     available = false;
     return;
@@ -92,11 +113,7 @@ function start(): void {
     // Killed while workers live: they need another one.
     if (workers.size > 0 && child.pid !== undefined) start();
   });
-  if (child.pid === undefined) {
-    reaper = undefined;
-    return;
-  }
-  for (const pid of workers) write(`+ ${pid}\n`);
+  if (child.pid === undefined) reaper = undefined;
 }
 
 /** A worker process started: the reaper kills it if the parent dies. */
