@@ -48,6 +48,9 @@ import {
   UNKNOWN,
 } from './explorers.js';
 
+/** Stolen nodes from which on the parent keeps half in reserve (see #stolen). */
+const RESERVE_FROM = 4;
+
 /** What the facade hands over. */
 export interface MapReduceRun {
   roots: unknown[];
@@ -222,6 +225,13 @@ export class Coordinator implements CancelBinding {
       this.#stats.nodesStolen += nodes.length;
       victim.stolenFrom++;
       thief.stolenBy++;
+      // A large haul is split: the thief gets its oldest half (the biggest
+      // subtrees), the parent keeps the rest with the roots, so that the
+      // next explorer to run low is fed at once (two hops) instead of by a
+      // steal (four hops, and the victim's slice).
+      if (nodes.length >= RESERVE_FROM && this.#roots.length === 0) {
+        this.#roots = nodes.splice(Math.ceil(nodes.length / 2));
+      }
       this.#give(thief, nodes);
     }
     this.#feedHungry();
