@@ -66,13 +66,14 @@ export function flatten<R>(chunks: ArrayLike<R>[]): R[] {
   }
   // Preallocated while V8 still gives such an array fast elements (past
   // ~32M it would be a dictionary); beyond, grown by push.
-  const out: R[] = total <= PREALLOCATE_AT_MOST ? new Array<R>(total) : [];
-  let at = 0;
-  for (const chunk of chunks) {
-    const n = chunk.length;
-    if (total <= PREALLOCATE_AT_MOST) for (let i = 0; i < n; i++) out[at++] = chunk[i]!;
-    else for (let i = 0; i < n; i++) out.push(chunk[i]!);
+  if (total > PREALLOCATE_AT_MOST) {
+    const out: R[] = [];
+    for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) out.push(chunk[i]!);
+    return out;
   }
+  const out = new Array<R>(total);
+  let at = 0;
+  for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) out[at++] = chunk[i]!;
   return out;
 }
 
